@@ -25,7 +25,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests bench
 
 typecheck: install
-	$(VENV)/bin/mypy src tests/typing
+	$(VENV)/bin/mypy -p tripwire && $(VENV)/bin/mypy tests/typing
 
 test: install browser lint typecheck
 	$(VENV)/bin/pytest -q
