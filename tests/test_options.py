@@ -40,7 +40,8 @@ def test_environment_variables_fill_dsn_release_environment_debug(
     monkeypatch.setenv("SENTRY_ENVIRONMENT", "staging")
     monkeypatch.setenv("SENTRY_DEBUG", "yes")
     options = Options.from_init(None, {})
-    assert options.dsn is not None and options.dsn.project_id == "9"
+    assert options.dsn is not None
+    assert options.dsn.project_id == "9"
     assert (options.release, options.environment, options.debug) == ("app@1.2", "staging", True)
 
 
