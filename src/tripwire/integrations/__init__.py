@@ -28,7 +28,7 @@ _installed: set[str] = set()
 _install_lock = threading.Lock()
 
 
-class DidNotEnable(Exception):  # noqa: N818 - sentry_sdk's name
+class DidNotEnable(Exception):
     """The integration cannot run here (its framework is missing or too old)."""
 
 
