@@ -12,12 +12,12 @@ rules, not scrubbing: the scrubber runs on every event later in the client pipel
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import tripwire
+from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
 from tripwire.types import Event
 
@@ -37,8 +37,6 @@ __all__ = [
     "header_name",
     "parse_cookies",
 ]
-
-logger = logging.getLogger(__name__)
 
 FILTERED = "[Filtered]"
 _REMOVED_BY_CONFIG: dict[str, object] = {"rem": [["!config", "s"]]}
@@ -270,7 +268,7 @@ def capture_request_failure(
     """
     if not _is_reportable(error):
         return
-    try:
+    with _internal_errors_logged(capturing=True):
         client = tripwire.get_client()
         if not client.is_active():
             return
@@ -278,8 +276,6 @@ def capture_request_failure(
             error, client.config, mechanism={"type": mechanism_type, "handled": handled}
         )
         tripwire.capture_event(event, hint=hint)
-    except Exception:
-        logger.warning("could not report a %s failure", mechanism_type, exc_info=True)
 
 
 class Describe(Protocol):
