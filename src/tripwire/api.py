@@ -58,23 +58,29 @@ _last_logged: dict[tuple[str, int], float] = {}
 swallowed: list[BaseException] = []
 
 
+def _swallow(exc: Exception, capturing: bool = False) -> None:
+    """Log (once a minute per place) and count an internal error instead of raising it."""
+    swallowed.append(exc)
+    del swallowed[:-20]
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb else ("?", 0)
+    now = time.monotonic()
+    if now - _last_logged.get(where, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
+        _last_logged[where] = now
+        logger.error("internal error in tripwire (reported once a minute)", exc_info=exc)
+    if capturing:
+        get_client().drops.count(drops.INTERNAL_SDK_ERROR, "error")
+
+
 @contextmanager
 def _internal_errors_logged(capturing: bool = False) -> Iterator[None]:
+    """The guard as a ``with`` block, for the paths where a few hundred ns do not matter."""
     try:
         yield
     except Exception as exc:
-        swallowed.append(exc)
-        del swallowed[:-20]
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb else ("?", 0)
-        now = time.monotonic()
-        if now - _last_logged.get(where, -_LOG_INTERVAL_S) >= _LOG_INTERVAL_S:
-            _last_logged[where] = now
-            logger.error("internal error in tripwire (reported once a minute)", exc_info=exc)
-        if capturing:
-            get_client().drops.count(drops.INTERNAL_SDK_ERROR, "error")
+        _swallow(exc, capturing)
 
 
 class _InitGuard:
@@ -238,9 +244,11 @@ def capture_event(
     **scope_kwargs: Any,
 ) -> str | None:
     """Send a prepared event. Returns its id, or None when not sent. Never raises."""
-    with _internal_errors_logged(capturing=True):
+    try:
         return _capture_event(event, hint, scope, scope_kwargs)
-    return None
+    except Exception as exc:
+        _swallow(exc, capturing=True)
+        return None
 
 
 def capture_message(
@@ -250,9 +258,11 @@ def capture_message(
     **scope_kwargs: Any,
 ) -> str | None:
     """Send ``message`` (level ``info`` unless given). Returns the event id or None."""
-    with _internal_errors_logged(capturing=True):
+    try:
         return _capture_message(message, level, scope, scope_kwargs)
-    return None
+    except Exception as exc:
+        _swallow(exc, capturing=True)
+        return None
 
 
 def capture_exception(
@@ -265,17 +275,21 @@ def capture_exception(
     Returns the event id, or None when there is no exception, tripwire is not initialised,
     or the event was dropped. Never raises.
     """
-    with _internal_errors_logged(capturing=True):
+    try:
         return _capture_exception(error, scope, scope_kwargs)
-    return None
+    except Exception as exc:
+        _swallow(exc, capturing=True)
+        return None
 
 
 def add_breadcrumb(
     crumb: dict[str, Any] | None = None, hint: dict[str, Any] | None = None, **kwargs: Any
 ) -> None:
     """Record a breadcrumb on the isolation scope. Never raises."""
-    with _internal_errors_logged():
+    try:
         get_client()._record_breadcrumb(get_isolation_scope(), crumb, hint, kwargs)
+    except Exception as exc:
+        _swallow(exc)
 
 
 def add_attachment(

@@ -28,12 +28,12 @@ class BreadcrumbRing:
         self.evicted = 0
 
     def append(self, crumb: dict[str, Any]) -> None:
-        if self.items.maxlen == 0:
+        items = self.items
+        if len(items) == items.maxlen:  # the deque evicts the oldest (or, at 0, takes nothing)
             self.evicted += 1
-            return
-        if len(self.items) == self.items.maxlen:
-            self.evicted += 1
-        self.items.append((next(_sequence), crumb))
+            if not items.maxlen:
+                return
+        items.append((next(_sequence), crumb))
 
     def resize(self, limit: int) -> None:
         if self.items.maxlen != limit:

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from tripwire import drops
+from tripwire import scope as scope_module
 from tripwire._version import SDK_NAME, VERSION
 from tripwire.envelope import Envelope, Item
 from tripwire.integrations import Integration, setup_integrations
@@ -162,15 +163,12 @@ class Client:
     ) -> None:
         if self.transport is None:
             return
-        record = dict(crumb or ())
-        if kwargs:
-            record.update(kwargs)
+        # kwargs is a fresh dict already: the common call copies nothing.
+        record = kwargs if not crumb else {**crumb, **kwargs}
         if not record:
             return
-        if "timestamp" not in record:
-            record["timestamp"] = time.time()
-        if "type" not in record:
-            record["type"] = "default"
+        record.setdefault("timestamp", time.time())
+        record.setdefault("type", "default")
         before = self.config.before_breadcrumb
         if before is not None:
             try:
@@ -184,9 +182,7 @@ class Client:
                 logger.warning("before_breadcrumb returned %s, not a dict", type(result))
                 return
             record = result
-        ring = scope._breadcrumbs
-        ring.resize(self.config.max_breadcrumbs)
-        ring.append(record)
+        scope._append_breadcrumb(record, self.config.max_breadcrumbs)
 
     def flush(
         self, timeout: float | None = None, callback: Callable[[int, float], None] | None = None
@@ -267,3 +263,4 @@ class NonRecordingClient:
 
 
 NON_RECORDING_CLIENT = NonRecordingClient()
+scope_module._fallback_client.append(NON_RECORDING_CLIENT)

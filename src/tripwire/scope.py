@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 from tripwire.breadcrumbs import BreadcrumbRing
@@ -42,6 +41,9 @@ logger = logging.getLogger(__name__)
 ErrorProcessor = Callable[[Event, ExcInfo], Event | None]
 
 DEFAULT_MAX_BREADCRUMBS = 100
+# Containers a fork shares with its parent until one of them writes (Scope._shared).
+_TAGS, _EXTRAS, _CONTEXTS, _CRUMBS, _REST = 1, 2, 4, 8, 16
+_ALL = _TAGS | _EXTRAS | _CONTEXTS | _CRUMBS | _REST
 _global_event_processors: list[EventProcessor] = []
 
 
@@ -76,6 +78,7 @@ class Scope:
         "_fingerprint",
         "_last_event_id",
         "_level",
+        "_shared",
         "_tags",
         "_trace",
         "_transaction",
@@ -85,10 +88,23 @@ class Scope:
         "client",
     )
 
+    _tags: dict[str, object]
+    _extras: dict[str, object]
+    _contexts: dict[str, dict[str, object]]
+    _user: dict[str, object] | None
+    _level: str | None
+    _fingerprint: list[str] | None
+    _transaction: str | None
+    _transaction_info: dict[str, object]
+    _breadcrumbs: BreadcrumbRing
+    _event_processors: list[EventProcessor]
+    _error_processors: list[tuple[ErrorProcessor, type[BaseException] | None]]
+    _attachments: list[dict[str, Any]]
+    _shared: int  # bit set of the containers still shared with a fork (copy on write)
+
     def __init__(self, ty: str | None = None, client: Client | None = None) -> None:
         self._type = ty
         self.client: Client | None = client
-        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
         self._last_event_id: str | None = None
         self._trace: dict[str, str] | None = None
         self.clear()
@@ -119,25 +135,54 @@ class Scope:
         self.client = client
 
     def fork(self) -> Scope:
-        """A copy whose changes never reach this scope (nor this scope's to it)."""
+        """A copy whose changes never reach this scope (nor this scope's to it).
+
+        O(1): both scopes share their containers until either one writes (copy on write),
+        so opening a scope per request costs no copying.
+        """
         forked = Scope.__new__(Scope)
         forked._type = self._type
         forked.client = self.client
-        forked._tags = dict(self._tags)
-        forked._extras = dict(self._extras)
-        forked._contexts = dict(self._contexts)
+        forked._tags = self._tags
+        forked._extras = self._extras
+        forked._contexts = self._contexts
         forked._user = self._user
         forked._level = self._level
         forked._fingerprint = self._fingerprint
         forked._transaction = self._transaction
-        forked._transaction_info = dict(self._transaction_info)
-        forked._breadcrumbs = self._breadcrumbs.copy()
-        forked._event_processors = list(self._event_processors)
-        forked._error_processors = list(self._error_processors)
-        forked._attachments = list(self._attachments)
+        forked._transaction_info = self._transaction_info
+        forked._breadcrumbs = self._breadcrumbs
+        forked._event_processors = self._event_processors
+        forked._error_processors = self._error_processors
+        forked._attachments = self._attachments
         forked._last_event_id = self._last_event_id
         forked._trace = self._trace
+        forked._shared = self._shared = _ALL
         return forked
+
+    def _own(self, part: int) -> None:
+        """Copy a container shared with a fork before the first write to it."""
+        if part == _TAGS:
+            self._tags = dict(self._tags)
+        elif part == _EXTRAS:
+            self._extras = dict(self._extras)
+        elif part == _CONTEXTS:
+            self._contexts = dict(self._contexts)
+        elif part == _CRUMBS:
+            self._breadcrumbs = self._breadcrumbs.copy()
+        else:
+            self._event_processors = list(self._event_processors)
+            self._error_processors = list(self._error_processors)
+            self._attachments = list(self._attachments)
+        self._shared &= ~part
+
+    def _append_breadcrumb(self, crumb: dict[str, Any], limit: int) -> None:
+        if self._shared & _CRUMBS:
+            self._own(_CRUMBS)
+        ring = self._breadcrumbs
+        if ring.items.maxlen != limit:
+            ring.resize(limit)
+        ring.append(crumb)
 
     __copy__ = fork
 
@@ -145,45 +190,60 @@ class Scope:
 
     def clear(self) -> None:
         """Remove all data (the client and the last event id stay)."""
-        self._tags: dict[str, object] = {}
-        self._extras: dict[str, object] = {}
-        self._contexts: dict[str, dict[str, object]] = {}
-        self._user: dict[str, object] | None = None
-        self._level: str | None = None
-        self._fingerprint: list[str] | None = None
-        self._transaction: str | None = None
-        self._transaction_info: dict[str, object] = {}
-        self._breadcrumbs.clear()
-        self._event_processors: list[EventProcessor] = []
-        self._error_processors: list[tuple[ErrorProcessor, type[BaseException] | None]] = []
-        self._attachments: list[dict[str, Any]] = []
+        self._tags = {}
+        self._extras = {}
+        self._contexts = {}
+        self._user = None
+        self._level = None
+        self._fingerprint = None
+        self._transaction = None
+        self._transaction_info = {}
+        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
+        self._event_processors = []
+        self._error_processors = []
+        self._attachments = []
+        self._shared = 0
 
     def set_tag(self, key: str, value: object) -> None:
+        if self._shared & _TAGS:
+            self._own(_TAGS)
         self._tags[as_text(key)] = value
 
     def set_tags(self, tags: dict[str, object]) -> None:
         if not isinstance(tags, Mapping):
             logger.warning("set_tags takes a dict, got %s", type(tags).__name__)
             return
+        if self._shared & _TAGS:
+            self._own(_TAGS)
         for key, value in tags.items():
             self._tags[as_text(key)] = value
 
     def remove_tag(self, key: str) -> None:
+        if self._shared & _TAGS:
+            self._own(_TAGS)
         self._tags.pop(key, None)
 
     def set_extra(self, key: str, value: object) -> None:
+        if self._shared & _EXTRAS:
+            self._own(_EXTRAS)
         self._extras[as_text(key)] = value
 
     def remove_extra(self, key: str) -> None:
+        if self._shared & _EXTRAS:
+            self._own(_EXTRAS)
         self._extras.pop(key, None)
 
     def set_context(self, key: str, value: dict[str, object]) -> None:
         if not isinstance(value, Mapping):
             logger.warning("set_context(%r) takes a dict, got %s", key, type(value).__name__)
             return
+        if self._shared & _CONTEXTS:
+            self._own(_CONTEXTS)
         self._contexts[as_text(key)] = dict(value)
 
     def remove_context(self, key: str) -> None:
+        if self._shared & _CONTEXTS:
+            self._own(_CONTEXTS)
         self._contexts.pop(key, None)
 
     def set_user(self, value: dict[str, object] | None) -> None:
@@ -253,21 +313,29 @@ class Scope:
         name = filename or (os.path.basename(path) if path else None)
         if not name:
             raise TypeError("add_attachment needs filename= with bytes=")
+        if self._shared & _REST:
+            self._own(_REST)
         self._attachments.append(
             {"bytes": bytes, "path": path, "filename": name, "content_type": content_type}
         )
 
     def clear_breadcrumbs(self) -> None:
+        if self._shared & _CRUMBS:
+            self._own(_CRUMBS)
         self._breadcrumbs.clear()
 
     def add_event_processor(self, func: EventProcessor) -> None:
         """Run ``func(event, hint)`` on each event of this scope; None drops the event."""
+        if self._shared & _REST:
+            self._own(_REST)
         self._event_processors.append(func)
 
     def add_error_processor(
         self, func: ErrorProcessor, cls: type[BaseException] | None = None
     ) -> None:
         """Run ``func(event, exc_info)`` on error events (of ``cls`` only, when given)."""
+        if self._shared & _REST:
+            self._own(_REST)
         self._error_processors.append((func, cls))
 
     def add_breadcrumb(
@@ -326,6 +394,8 @@ class Scope:
 # -- the three ContextVars --------------------------------------------------------------------
 
 _global_scope: Scope | None = None
+# The client used before init(); client.py puts its NonRecordingClient here when imported.
+_fallback_client: list[NonRecordingClient] = []
 _isolation_scope: ContextVar[Scope | None] = ContextVar("tripwire_isolation_scope", default=None)
 _current_scope: ContextVar[Scope | None] = ContextVar("tripwire_current_scope", default=None)
 
@@ -358,61 +428,66 @@ def get_current_scope() -> Scope:
 
 def get_client() -> Client | NonRecordingClient:
     """The active client: current scope's, isolation's, global's, else a no-op one."""
-    from tripwire.client import NON_RECORDING_CLIENT
+    scope = _current_scope.get()
+    if scope is not None and scope.client is not None:
+        return scope.client
+    scope = _isolation_scope.get()
+    if scope is not None and scope.client is not None:
+        return scope.client
+    if _global_scope is not None and _global_scope.client is not None:
+        return _global_scope.client
+    return _fallback_client[0]
 
-    for scope in (_current_scope.get(), _isolation_scope.get(), _global_scope):
-        if scope is not None and scope.client is not None:
-            return scope.client
-    return NON_RECORDING_CLIENT
+
+class _ScopeBlock:
+    """The context manager behind ``new_scope`` and friends (cheaper than a generator)."""
+
+    __slots__ = ("_current", "_current_token", "_isolation", "_isolation_token", "_yields")
+
+    def __init__(self, current: Scope | None, isolation: Scope | None, yields: Scope) -> None:
+        self._current = current
+        self._isolation = isolation
+        self._yields = yields
+        self._current_token: Token[Scope | None] | None = None
+        self._isolation_token: Token[Scope | None] | None = None
+
+    def __enter__(self) -> Scope:
+        if self._current is not None:
+            self._current_token = _current_scope.set(self._current)
+        if self._isolation is not None:
+            self._isolation_token = _isolation_scope.set(self._isolation)
+        return self._yields
+
+    def __exit__(self, *exc: object) -> None:
+        if self._isolation_token is not None:
+            _reset(_isolation_scope, self._isolation_token)
+        if self._current_token is not None:
+            _reset(_current_scope, self._current_token)
 
 
-@contextmanager
-def new_scope() -> Iterator[Scope]:
+def new_scope() -> _ScopeBlock:
     """Fork the current scope for the ``with`` block; yields the fork."""
     forked = get_current_scope().fork()
-    token = _current_scope.set(forked)
-    try:
-        yield forked
-    finally:
-        _reset(_current_scope, token)
+    return _ScopeBlock(forked, None, forked)
 
 
-@contextmanager
-def use_scope(scope: Scope) -> Iterator[Scope]:
+def use_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` current for the ``with`` block (no fork)."""
-    token = _current_scope.set(scope)
-    try:
-        yield scope
-    finally:
-        _reset(_current_scope, token)
+    return _ScopeBlock(scope, None, scope)
 
 
-@contextmanager
-def isolation_scope() -> Iterator[Scope]:
+def isolation_scope() -> _ScopeBlock:
     """Fork both the isolation and the current scope; yields the new isolation scope."""
-    current_token = _current_scope.set(get_current_scope().fork())
     forked = get_isolation_scope().fork()
-    isolation_token = _isolation_scope.set(forked)
-    try:
-        yield forked
-    finally:
-        _reset(_isolation_scope, isolation_token)
-        _reset(_current_scope, current_token)
+    return _ScopeBlock(get_current_scope().fork(), forked, forked)
 
 
-@contextmanager
-def use_isolation_scope(scope: Scope) -> Iterator[Scope]:
+def use_isolation_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` the isolation scope (and fork the current one) for the block."""
-    current_token = _current_scope.set(get_current_scope().fork())
-    isolation_token = _isolation_scope.set(scope)
-    try:
-        yield scope
-    finally:
-        _reset(_isolation_scope, isolation_token)
-        _reset(_current_scope, current_token)
+    return _ScopeBlock(get_current_scope().fork(), scope, scope)
 
 
-def _reset(var: ContextVar[Scope | None], token: Any) -> None:
+def _reset(var: ContextVar[Scope | None], token: Token[Scope | None]) -> None:
     try:
         var.reset(token)
     except ValueError:
