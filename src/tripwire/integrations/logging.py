@@ -235,7 +235,10 @@ def event_from_record(
     params: object = record.args
     if sys.version_info < (3, 11) and record.name == "py.warnings" and template == "%s":
         # warnings before 3.11 log "%s" with the whole message as the one argument
-        template, params = record.args[0] if isinstance(record.args, tuple) and record.args else "", ()
+        template, params = (
+            record.args[0] if isinstance(record.args, tuple) and record.args else "",
+            (),
+        )
     logentry: dict[str, object] = {
         "message": _text(template),
         "formatted": _formatted(record) if message is None else message,
