@@ -308,11 +308,11 @@ class RequestState:
         if describe is not None:
             self.describe = describe
 
-    def report(self, error: BaseException) -> None:
+    def report(self, error: BaseException, *, handled: bool = False) -> None:
         """Report ``error`` unless this request reported it already. Never raises."""
         if error is not self.captured:
             self.captured = error
-            capture_request_failure(error, self.mechanism_type)
+            capture_request_failure(error, self.mechanism_type, handled=handled)
 
     def finish_event(
         self,
