@@ -121,9 +121,13 @@ def test_with_pii_cookies_and_client_ip_are_collected() -> None:
 
 def test_concurrent_flask_requests_keep_their_own_tags_and_users() -> None:
     names = [f"r{i}" for i in range(16)]
-    with capture_events() as events, serve_wsgi(_app()) as url:
-        with httpx.Client() as client, ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda n: client.get(f"{url}/orders/1?tag={n}"), names))
+    with (
+        capture_events() as events,
+        serve_wsgi(_app()) as url,
+        httpx.Client() as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        list(pool.map(lambda n: client.get(f"{url}/orders/1?tag={n}"), names))
 
     assert len(events) == len(names)
     for event in events:
