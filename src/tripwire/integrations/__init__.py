@@ -32,7 +32,13 @@ DEFAULT_INTEGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 # Module path, class name, the framework module that must already be imported.
-AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = ()
+AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
+    ("tripwire.integrations.django", "DjangoIntegration", "django"),
+    ("tripwire.integrations.flask", "FlaskIntegration", "flask"),
+    ("tripwire.integrations.starlette", "StarletteIntegration", "starlette"),
+    ("tripwire.integrations.fastapi", "FastApiIntegration", "fastapi"),
+    ("tripwire.integrations.celery", "CeleryIntegration", "celery"),
+)
 
 _installed: set[str] = set()
 _install_lock = threading.Lock()

@@ -35,6 +35,7 @@ __all__ = [
     "collect_request",
     "decode_body",
     "header_name",
+    "is_undecoded_body",
     "parse_cookies",
 ]
 
@@ -113,6 +114,16 @@ class BodyRecorder:
 
     def value(self) -> bytes:
         return b"".join(self._chunks)
+
+
+def is_undecoded_body(request: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
+    """Whether ``request.data`` is a body within the limit that ``decode_body`` could not read."""
+    data_meta = meta.get("data")
+    return (
+        request.get("data") == ""
+        and isinstance(data_meta, dict)
+        and data_meta.get("") == _NOT_DECODED
+    )
 
 
 def decode_body(content_type: str, raw: bytes) -> tuple[object, dict[str, object] | None]:
@@ -279,10 +290,15 @@ def capture_request_failure(
 
 
 class Describe(Protocol):
-    """A framework's view of a request: may fill ``request``; returns transaction and user."""
+    """A framework's view of a request: may fill ``request`` (and its ``meta``); returns the
+    transaction and the user (``None`` when it does not know them)."""
 
     def __call__(
-        self, state: RequestState, request: dict[str, Any], send_default_pii: bool
+        self,
+        state: RequestState,
+        request: dict[str, Any],
+        meta: dict[str, Any],
+        send_default_pii: bool,
     ) -> tuple[TransactionName | None, dict[str, object] | None]: ...
 
 
@@ -308,11 +324,11 @@ class RequestState:
         if describe is not None:
             self.describe = describe
 
-    def report(self, error: BaseException) -> None:
+    def report(self, error: BaseException, *, handled: bool = False) -> None:
         """Report ``error`` unless this request reported it already. Never raises."""
         if error is not self.captured:
             self.captured = error
-            capture_request_failure(error, self.mechanism_type)
+            capture_request_failure(error, self.mechanism_type, handled=handled)
 
     def finish_event(
         self,
@@ -326,7 +342,7 @@ class RequestState:
     ) -> Event:
         """Add ``request``, the framework's transaction and user, and the client IP."""
         if self.describe is not None:
-            described, user = self.describe(self, request, send_default_pii)
+            described, user = self.describe(self, request, meta, send_default_pii)
             if described is not None:
                 transaction = described
             if user:

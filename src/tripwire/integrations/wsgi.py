@@ -42,33 +42,41 @@ def _content_length(environ: dict[str, Any]) -> int:
 class _RecordingInput:
     """``wsgi.input`` that keeps what the application reads, within the body limit."""
 
-    __slots__ = ("_recorder", "_stream")
+    __slots__ = ("is_bypassed", "recorder", "stream")
 
     def __init__(self, stream: Any, recorder: BodyRecorder) -> None:
-        self._stream = stream
-        self._recorder = recorder
+        self.stream = stream
+        self.recorder = recorder
+        self.is_bypassed = False  # used in a way not recorded: never read the rest ourselves
 
     def read(self, *size: Any) -> bytes:
-        chunk: bytes = self._stream.read(*size)
-        self._recorder.add(chunk)
+        chunk: bytes = self.stream.read(*size)
+        self.recorder.add(chunk)
         return chunk
 
+    def readinto(self, buffer: Any) -> int | None:
+        count: int | None = self.stream.readinto(buffer)
+        if count:
+            self.recorder.add(bytes(memoryview(buffer)[:count]))
+        return count
+
     def readline(self, *size: Any) -> bytes:
-        line: bytes = self._stream.readline(*size)
-        self._recorder.add(line)
+        line: bytes = self.stream.readline(*size)
+        self.recorder.add(line)
         return line
 
     def readlines(self, *hint: Any) -> list[bytes]:
-        lines: list[bytes] = self._stream.readlines(*hint)
+        lines: list[bytes] = self.stream.readlines(*hint)
         for line in lines:
-            self._recorder.add(line)
+            self.recorder.add(line)
         return lines
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        self.is_bypassed = True
+        return getattr(self.stream, name)
 
 
 def facts_from_environ(environ: dict[str, Any], use_x_forwarded_for: bool = False) -> RequestFacts:
@@ -109,7 +117,7 @@ def _server_host(environ: dict[str, Any], scheme: str) -> str:
 class WsgiRequest(RequestState):
     """One request: its environ and recorded body; ``process`` adds it to events."""
 
-    __slots__ = ("environ", "raw_input", "recorder", "use_x_forwarded_for")
+    __slots__ = ("environ", "input", "use_x_forwarded_for")
 
     def __init__(
         self,
@@ -121,32 +129,31 @@ class WsgiRequest(RequestState):
         super().__init__(mechanism_type, describe)
         self.environ = environ
         self.use_x_forwarded_for = use_x_forwarded_for
-        self.recorder: BodyRecorder | None = None
-        self.raw_input: Any = None
+        self.input: _RecordingInput | None = None
 
     def record_body(self, limit: int | None) -> None:
         length = _content_length(self.environ)
         if length and limit != 0 and (limit is None or length <= limit):
-            self.raw_input = self.environ.get("wsgi.input")
-            if self.raw_input is not None:
-                self.recorder = BodyRecorder(limit)
-                self.environ["wsgi.input"] = _RecordingInput(self.raw_input, self.recorder)
+            stream = self.environ.get("wsgi.input")
+            if stream is not None:
+                self.input = _RecordingInput(stream, BodyRecorder(limit))
+                self.environ["wsgi.input"] = self.input
 
     def _body(self, limit: int | None) -> tuple[bytes | None, bool]:
         length = _content_length(self.environ)
         if not length:
             return None, False
-        recorder = self.recorder
-        if recorder is None:
+        if self.input is None:
             return None, limit == 0 or (limit is not None and length > limit)
+        recorder = self.input.recorder
         if recorder.is_too_large:
             return None, True
         if recorder.size < length:
-            if self.captured is None:
+            if self.captured is None or self.input.is_bypassed:
                 return None, False  # the application may still read it: never take it away
             # The failed application stopped reading (or never started): the rest waits on
             # the stream, and is within the limit since Content-Length was checked.
-            recorder.add(self.raw_input.read(length - recorder.size))
+            recorder.add(self.input.stream.read(length - recorder.size))
         return recorder.value(), False
 
     def process(self, event: Event, hint: Hint) -> Event:
