@@ -107,14 +107,16 @@ def test_control_flow_and_expected_exceptions_are_not_reported() -> None:
 
 def test_real_worker_reports_failures_and_keeps_tasks_apart() -> None:
     app = _app(eager=False)
-    with capture_events(integrations=[CeleryIntegration()]) as events:
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="CRITICAL"):
-            ok = app.tasks["shop.charge"].delay("fine", 3)
-            bad = app.tasks["shop.charge"].delay("broken", -3)
-            assert ok.get(timeout=10) == 3
-            with pytest.raises(ValueError, match="negative"):
-                bad.get(timeout=10)
-            wait_for(lambda: events)
+    with (
+        capture_events(integrations=[CeleryIntegration()]) as events,
+        start_worker(app, pool="solo", perform_ping_check=False, loglevel="CRITICAL"),
+    ):
+        ok = app.tasks["shop.charge"].delay("fine", 3)
+        bad = app.tasks["shop.charge"].delay("broken", -3)
+        assert ok.get(timeout=10) == 3
+        with pytest.raises(ValueError, match="negative"):
+            bad.get(timeout=10)
+        wait_for(lambda: events)
 
     [event] = events
     assert event["tags"] == {"card": "broken", "celery_task_id": bad.id}
