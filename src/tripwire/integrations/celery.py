@@ -10,6 +10,7 @@ are added when an event is captured.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -60,6 +61,11 @@ class CeleryIntegration(Integration):
 
         build_tracer.__tripwire_wrapped__ = True  # type: ignore[attr-defined]
         trace.build_tracer = build_tracer
+        # Worker modules import the name; those loaded already keep the original otherwise.
+        for module_name in ("celery.worker.consumer.consumer", "celery.concurrency.prefork"):
+            module = sys.modules.get(module_name)
+            if getattr(module, "build_tracer", None) is original:
+                module.build_tracer = build_tracer  # type: ignore[union-attr]
 
 
 def _is_expected(task: Any, error: BaseException) -> bool:

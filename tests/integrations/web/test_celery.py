@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -105,8 +107,20 @@ def test_control_flow_and_expected_exceptions_are_not_reported() -> None:
     assert events == []
 
 
+@pytest.fixture
+def _root_logger_kept() -> Iterator[None]:
+    """The worker configures logging for the process; put the root logger back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+
+
+@pytest.mark.usefixtures("_root_logger_kept")
 def test_real_worker_reports_failures_and_keeps_tasks_apart() -> None:
     app = _app(eager=False)
+    app.conf.worker_hijack_root_logger = False
     with (
         capture_events(integrations=[CeleryIntegration()]) as events,
         start_worker(app, pool="solo", perform_ping_check=False, loglevel="CRITICAL"),
