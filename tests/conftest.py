@@ -4,7 +4,26 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.relay import assert_valid_event
 from tripwire import api, scope
+from tripwire.envelope import Envelope
+from tripwire.testing import RecordingTransport
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_recorded_event_passes_relay() -> Iterator[None]:
+    """Relay's normaliser judges every event that reaches a recording transport."""
+    original = RecordingTransport.capture_envelope
+
+    def checked(self: RecordingTransport, envelope: Envelope) -> None:
+        event = envelope.get_event()
+        if event is not None:
+            assert_valid_event(event)
+        original(self, envelope)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordingTransport, "capture_envelope", checked)
+        yield
 
 
 @pytest.fixture(autouse=True)
