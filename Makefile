@@ -21,8 +21,8 @@ browser:
 	  else echo "chromium missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
 
 typecheck: install
 	$(VENV)/bin/mypy -p tripwire && $(VENV)/bin/mypy tests/typing

@@ -1,1 +1,43 @@
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.relay import assert_valid_event
+from tripwire import api, scope
+from tripwire.envelope import Envelope
+from tripwire.testing import RecordingTransport
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_recorded_event_passes_relay() -> Iterator[None]:
+    """Relay's normaliser judges every event that reaches a recording transport."""
+    original = RecordingTransport.capture_envelope
+
+    def checked(self: RecordingTransport, envelope: Envelope) -> None:
+        event = envelope.get_event()
+        if event is not None:
+            assert_valid_event(event)
+        original(self, envelope)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RecordingTransport, "capture_envelope", checked)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tripwire() -> Iterator[None]:
+    """Each test starts with no client and empty scopes, and fails if a guard swallowed."""
+    scope._global_scope = None
+    scope._isolation_scope.set(None)
+    scope._current_scope.set(None)
+    api.swallowed.clear()
+    yield
+    client = scope.get_global_scope().client
+    if client is not None:
+        client.close(timeout=0)
+    scope._global_scope = None
+    swallowed = list(api.swallowed)
+    api.swallowed.clear()
+    assert not swallowed, f"tripwire swallowed internal errors: {swallowed!r}"

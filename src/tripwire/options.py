@@ -187,9 +187,7 @@ class Options:
             if not isinstance(item, str) and not (
                 isinstance(item, type) and issubclass(item, BaseException)
             ):
-                raise TypeError(
-                    f"ignore_errors takes exception classes or names, got {item!r}"
-                )
+                raise TypeError(f"ignore_errors takes exception classes or names, got {item!r}")
 
     @classmethod
     def from_init(cls, dsn: object, kwargs: Mapping[str, Any]) -> Options:

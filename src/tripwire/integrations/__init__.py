@@ -18,17 +18,33 @@ __all__ = ["DidNotEnable", "Integration", "setup_integrations"]
 
 logger = logging.getLogger(__name__)
 
-# Module path, class name: installed by default (scopes-and-options.md §7).
-DEFAULT_INTEGRATIONS: tuple[tuple[str, str], ...] = ()
+# Module path, class name: installed by default (scopes-and-options.md §7), sentry_sdk's
+# list. AsyncioIntegration and UnraisablehookIntegration are opt-in there and here.
+DEFAULT_INTEGRATIONS: tuple[tuple[str, str], ...] = (
+    ("tripwire.integrations.argv", "ArgvIntegration"),
+    ("tripwire.integrations.atexit", "AtexitIntegration"),
+    ("tripwire.integrations.dedupe", "DedupeIntegration"),
+    ("tripwire.integrations.excepthook", "ExcepthookIntegration"),
+    ("tripwire.integrations.logging", "LoggingIntegration"),
+    ("tripwire.integrations.modules", "ModulesIntegration"),
+    ("tripwire.integrations.stdlib", "StdlibIntegration"),
+    ("tripwire.integrations.threading", "ThreadingIntegration"),
+)
 
 # Module path, class name, the framework module that must already be imported.
-AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = ()
+AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
+    ("tripwire.integrations.django", "DjangoIntegration", "django"),
+    ("tripwire.integrations.flask", "FlaskIntegration", "flask"),
+    ("tripwire.integrations.starlette", "StarletteIntegration", "starlette"),
+    ("tripwire.integrations.fastapi", "FastApiIntegration", "fastapi"),
+    ("tripwire.integrations.celery", "CeleryIntegration", "celery"),
+)
 
 _installed: set[str] = set()
 _install_lock = threading.Lock()
 
 
-class DidNotEnable(Exception):  # noqa: N818 - sentry_sdk's name
+class DidNotEnable(Exception):
     """The integration cannot run here (its framework is missing or too old)."""
 
 

@@ -1,0 +1,310 @@
+"""ASGI: ``SentryAsgiMiddleware`` gives each request an isolation scope and reports failures.
+
+Runs in the request's task. Per request it opens the scope, adds one event processor holding
+the ASGI scope, and passes ``receive`` through a recorder that keeps body chunks by reference
+within ``max_request_body_size``; request data is read only when an event is captured.
+Starlette, FastAPI and Django run their requests through ``run_asgi``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import tripwire
+from tripwire.integrations._request import (
+    BodyRecorder,
+    Describe,
+    RequestFacts,
+    RequestState,
+    TransactionName,
+    body_limit,
+    collect_request,
+    header_name,
+)
+from tripwire.types import Event, Hint
+
+__all__ = [
+    "SCOPE_KEY",
+    "TRANSACTION_STYLE_VALUES",
+    "AsgiRequest",
+    "SentryAsgiMiddleware",
+    "facts_from_asgi_scope",
+    "run_asgi",
+]
+
+AsgiScope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[[AsgiScope, Receive, Send], Awaitable[None]]
+
+TRANSACTION_STYLE_VALUES = ("endpoint", "url")
+
+# The ASGI scope key holding the request's AsgiRequest: nested middlewares find it there.
+SCOPE_KEY = "tripwire.request"
+
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def _joined_headers(raw: object) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if not isinstance(raw, (list, tuple)):
+        return headers
+    for item in raw:
+        name = header_name(bytes(item[0]).decode("latin-1"))
+        value = bytes(item[1]).decode("latin-1")
+        if name in headers:
+            separator = "; " if name == "Cookie" else ", "
+            headers[name] = headers[name] + separator + value
+        else:
+            headers[name] = value
+    return headers
+
+
+def facts_from_asgi_scope(
+    scope: AsgiScope, path: str | None = None, root_path: str | None = None
+) -> RequestFacts:
+    """Read url, method, query, headers and peer address from an ASGI connection scope.
+
+    ``path`` and ``root_path`` default to the scope's; routers rewrite ``root_path`` as they
+    descend into mounted apps, so the middleware passes the values it saw on entry.
+    """
+    headers = _joined_headers(scope.get("headers"))
+    kind = scope.get("type")
+    scheme = str(scope.get("scheme") or ("ws" if kind == "websocket" else "http"))
+    host = headers.get("Host")
+    if not host:
+        server = scope.get("server")
+        if isinstance(server, (list, tuple)) and len(server) == 2 and server[1] is not None:
+            port = server[1]
+            host = str(server[0]) if _DEFAULT_PORTS.get(scheme) == port else f"{server[0]}:{port}"
+        else:
+            host = str(server[0]) if isinstance(server, (list, tuple)) and server else "localhost"
+    path = str(scope.get("path") or "/") if path is None else path
+    root_path = str(scope.get("root_path") or "") if root_path is None else root_path
+    if root_path and not path.startswith(root_path):  # servers differ on whether path has it
+        path = root_path + path
+    query = scope.get("query_string") or b""
+    client = scope.get("client")
+    remote_addr = str(client[0]) if isinstance(client, (list, tuple)) and client else None
+    return RequestFacts(
+        url=f"{scheme}://{host}{path}",
+        method=scope.get("method") if kind == "http" else None,
+        query_string=bytes(query).decode("latin-1"),
+        headers=headers,
+        remote_addr=remote_addr,
+        env={},
+    )
+
+
+def _endpoint_name(endpoint: object) -> str | None:
+    target = getattr(endpoint, "__func__", endpoint)
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not isinstance(name, str):
+        name = getattr(type(target), "__qualname__", None)
+    if not isinstance(name, str):
+        return None
+    module = getattr(target, "__module__", None)
+    return f"{module}.{name}" if isinstance(module, str) else name
+
+
+class _RecordingReceive:
+    """``receive`` that keeps ``http.request`` body chunks (by reference) in a recorder."""
+
+    __slots__ = ("_receive", "_recorder")
+
+    def __init__(self, receive: Receive, recorder: BodyRecorder) -> None:
+        self._receive = receive
+        self._recorder = recorder
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message.get("type") == "http.request":
+            body = message.get("body")
+            if body:
+                self._recorder.add(bytes(body))
+        return message
+
+
+class AsgiRequest(RequestState):
+    """One request: its ASGI scope and recorded body; ``process`` adds it to events."""
+
+    __slots__ = ("path", "recorder", "root_path", "scope", "transaction_style")
+
+    def __init__(
+        self,
+        scope: AsgiScope,
+        mechanism_type: str,
+        transaction_style: str,
+        describe: Describe | None = None,
+    ) -> None:
+        super().__init__(mechanism_type, describe)
+        self.scope = scope
+        self.transaction_style = transaction_style
+        self.path: str | None = scope.get("path")
+        self.root_path: str = scope.get("root_path") or ""
+        self.recorder: BodyRecorder | None = None
+
+    def recording(self, receive: Receive, limit: int | None) -> Receive:
+        """``receive`` that also records ``http.request`` bodies within ``limit``."""
+        if limit == 0:
+            return receive
+        self.recorder = BodyRecorder(limit)
+        return _RecordingReceive(receive, self.recorder)
+
+    def _body(self, facts: RequestFacts) -> tuple[bytes | None, bool]:
+        try:
+            length = int(facts.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        recorder = self.recorder
+        if recorder is None:
+            return None, length > 0  # max_request_body_size="never"
+        if recorder.is_too_large:
+            return None, True
+        if length and recorder.size < length:
+            return None, False  # not read (completely) by the application: unknown body
+        return recorder.value() or None, False
+
+    def transaction(self) -> TransactionName:
+        """The route or endpoint by ``transaction_style``, else the path (source ``url``)."""
+        scope = self.scope
+        if self.transaction_style == "endpoint":
+            name = _endpoint_name(scope.get("endpoint")) if scope.get("endpoint") else None
+            if name:
+                return name, "component"
+        route_path = getattr(scope.get("route"), "path", None)
+        if isinstance(route_path, str):
+            # Mounted apps: the router appended the mount's prefix to root_path.
+            current_root = str(scope.get("root_path") or "")
+            prefix = current_root[len(self.root_path) :]
+            return prefix + route_path, "route"
+        path = self.path or "/"
+        return path, "url"
+
+    def process(self, event: Event, hint: Hint) -> Event:
+        """Event processor: add request data, client IP, transaction and user to ``event``."""
+        config = tripwire.get_client().config
+        pii = config.send_default_pii
+        facts = facts_from_asgi_scope(self.scope, self.path, self.root_path)
+        body, is_over_limit = self._body(facts)
+        request, meta = collect_request(
+            facts, send_default_pii=pii, body=body, is_body_over_limit=is_over_limit
+        )
+        return self.finish_event(
+            event, facts, request, meta, send_default_pii=pii, transaction=self.transaction()
+        )
+
+
+async def run_asgi(
+    app: AsgiApp,
+    scope: AsgiScope,
+    receive: Receive,
+    send: Send,
+    *,
+    mechanism_type: str = "asgi",
+    transaction_style: str = "endpoint",
+    describe: Describe | None = None,
+) -> None:
+    """Run one connection of ``app`` in its own isolation scope; report and re-raise failures."""
+    if scope.get("type") not in ("http", "websocket"):  # lifespan: not a request
+        return await app(scope, receive, send)
+    outer = scope.get(SCOPE_KEY)
+    if isinstance(outer, AsgiRequest):  # an outer middleware already handles this request
+        if mechanism_type != "asgi":
+            outer.adopt(mechanism_type, describe)
+            outer.transaction_style = transaction_style
+        return await app(scope, receive, send)
+    client = tripwire.get_client()
+    if not client.is_active():
+        return await app(scope, receive, send)
+    state = AsgiRequest(scope, mechanism_type, transaction_style, describe)
+    scope[SCOPE_KEY] = state
+    receive = state.recording(receive, body_limit(client.config.max_request_body_size))
+    with tripwire.isolation_scope() as isolation:
+        isolation.clear_breadcrumbs()
+        isolation.add_event_processor(state.process)
+        try:
+            await app(scope, receive, send)
+        except BaseException as exc:
+            state.report(exc)
+            raise
+    return None
+
+
+def _is_asgi2(app: object) -> bool:
+    # ASGI 2 apps are classes (or factories) taking the scope and returning a coroutine
+    # function of (receive, send); ASGI 3 apps are coroutine functions of all three.
+    if inspect.isclass(app):
+        return True
+    if inspect.iscoroutinefunction(app):
+        return False
+    call = getattr(app, "__call__", None)  # noqa: B004 - the instance's own __call__
+    return call is not None and not inspect.iscoroutinefunction(call) and _takes_one(call)
+
+
+def _takes_one(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) == 1
+
+
+class SentryAsgiMiddleware:
+    """Wrap an ASGI app: an isolation scope per request, request data on events, failures
+    reported with ``mechanism.handled = false`` and re-raised."""
+
+    __slots__ = (
+        "_app3",
+        "app",
+        "asgi_version",
+        "http_methods_to_capture",
+        "mechanism_type",
+        "root_path_in_path",
+        "span_origin",
+        "transaction_style",
+    )
+
+    def __init__(
+        self,
+        app: Any,
+        unsafe_context_data: bool = False,
+        transaction_style: str = "endpoint",
+        mechanism_type: str = "asgi",
+        span_origin: str = "manual",
+        http_methods_to_capture: tuple[str, ...] = (),
+        asgi_version: int | None = None,
+        root_path_in_path: object = None,
+    ) -> None:
+        if transaction_style not in TRANSACTION_STYLE_VALUES:
+            raise ValueError(
+                f"Invalid value for transaction_style: {transaction_style} "
+                f"(must be in {TRANSACTION_STYLE_VALUES})"
+            )
+        self.app = app
+        self.transaction_style = transaction_style
+        self.mechanism_type = mechanism_type
+        self.span_origin = span_origin  # accepted for compatibility: tripwire has no spans
+        self.http_methods_to_capture = http_methods_to_capture
+        self.root_path_in_path = root_path_in_path
+        self.asgi_version = (
+            asgi_version if asgi_version is not None else (2 if _is_asgi2(app) else 3)
+        )
+        self._app3: AsgiApp = app if self.asgi_version == 3 else self._run_asgi2
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        """Handle one connection (ASGI 3 signature)."""
+        await run_asgi(
+            self._app3,
+            scope,
+            receive,
+            send,
+            mechanism_type=self.mechanism_type,
+            transaction_style=self.transaction_style,
+        )
+
+    async def _run_asgi2(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        await self.app(scope)(receive, send)

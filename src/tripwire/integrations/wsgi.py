@@ -1,0 +1,278 @@
+"""WSGI: ``SentryWsgiMiddleware`` gives each request an isolation scope and reports failures.
+
+Runs on the request's thread. Per request it opens the scope and adds one event processor that
+holds the environ; request data is read from the environ only when an event is captured. A
+body within ``max_request_body_size`` is recorded by reference as the application reads it.
+Flask and Django run their requests through ``run_wsgi`` with a ``describe`` hook of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import tripwire
+from tripwire.integrations._request import (
+    BodyRecorder,
+    Describe,
+    RequestFacts,
+    RequestState,
+    body_limit,
+    collect_request,
+    header_name,
+)
+from tripwire.types import Event, Hint
+
+__all__ = ["ENVIRON_KEY", "SentryWsgiMiddleware", "WsgiRequest", "facts_from_environ", "run_wsgi"]
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# The environ key holding the request's WsgiRequest: nested middlewares find it there.
+ENVIRON_KEY = "tripwire.request"
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+class _RecordingInput:
+    """``wsgi.input`` that keeps what the application reads, within the body limit."""
+
+    __slots__ = ("is_bypassed", "recorder", "stream")
+
+    def __init__(self, stream: Any, recorder: BodyRecorder) -> None:
+        self.stream = stream
+        self.recorder = recorder
+        self.is_bypassed = False  # used in a way not recorded: never read the rest ourselves
+
+    def read(self, *size: Any) -> bytes:
+        chunk: bytes = self.stream.read(*size)
+        self.recorder.add(chunk)
+        return chunk
+
+    def readinto(self, buffer: Any) -> int | None:
+        count: int | None = self.stream.readinto(buffer)
+        if count:
+            self.recorder.add(bytes(memoryview(buffer)[:count]))
+        return count
+
+    def readline(self, *size: Any) -> bytes:
+        line: bytes = self.stream.readline(*size)
+        self.recorder.add(line)
+        return line
+
+    def readlines(self, *hint: Any) -> list[bytes]:
+        lines: list[bytes] = self.stream.readlines(*hint)
+        for line in lines:
+            self.recorder.add(line)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str) -> Any:
+        self.is_bypassed = True
+        return getattr(self.stream, name)
+
+
+def facts_from_environ(environ: dict[str, Any], use_x_forwarded_for: bool = False) -> RequestFacts:
+    """Read url, method, query, headers and peer address from a WSGI environ."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[header_name(key[5:])] = str(value)
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[header_name(key)] = str(value)
+    scheme = str(environ.get("wsgi.url_scheme") or "http")
+    host = headers.get("Host") or _server_host(environ, scheme)
+    if use_x_forwarded_for:
+        scheme = headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip() or scheme
+        host = headers.get("X-Forwarded-Host", host).split(",")[0].strip() or host
+    # PEP 3333: paths are bytes decoded as latin-1; re-encode them as a proper URL path.
+    raw_path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+    path = quote(raw_path.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=~%")
+    env = {key: str(environ[key]) for key in ("SERVER_NAME", "SERVER_PORT") if environ.get(key)}
+    return RequestFacts(
+        url=f"{scheme}://{host}{path}",
+        method=environ.get("REQUEST_METHOD"),
+        query_string=str(environ.get("QUERY_STRING") or ""),
+        headers=headers,
+        remote_addr=environ.get("REMOTE_ADDR") or None,
+        env=env,
+    )
+
+
+def _server_host(environ: dict[str, Any], scheme: str) -> str:
+    name = str(environ.get("SERVER_NAME") or "localhost")
+    port = str(environ.get("SERVER_PORT") or "")
+    if port and (scheme, port) not in (("http", "80"), ("https", "443")):
+        return f"{name}:{port}"
+    return name
+
+
+class WsgiRequest(RequestState):
+    """One request: its environ and recorded body; ``process`` adds it to events."""
+
+    __slots__ = ("environ", "input", "use_x_forwarded_for")
+
+    def __init__(
+        self,
+        environ: dict[str, Any],
+        mechanism_type: str,
+        use_x_forwarded_for: bool,
+        describe: Describe | None,
+    ) -> None:
+        super().__init__(mechanism_type, describe)
+        self.environ = environ
+        self.use_x_forwarded_for = use_x_forwarded_for
+        self.input: _RecordingInput | None = None
+
+    def record_body(self, limit: int | None) -> None:
+        length = _content_length(self.environ)
+        if length and limit != 0 and (limit is None or length <= limit):
+            stream = self.environ.get("wsgi.input")
+            if stream is not None:
+                self.input = _RecordingInput(stream, BodyRecorder(limit))
+                self.environ["wsgi.input"] = self.input
+
+    def _body(self, limit: int | None) -> tuple[bytes | None, bool]:
+        length = _content_length(self.environ)
+        if not length:
+            return None, False
+        if self.input is None:
+            return None, limit == 0 or (limit is not None and length > limit)
+        recorder = self.input.recorder
+        if recorder.is_too_large:
+            return None, True
+        if recorder.size < length:
+            if self.captured is None or self.input.is_bypassed:
+                return None, False  # the application may still read it: never take it away
+            # The failed application stopped reading (or never started): the rest waits on
+            # the stream, and is within the limit since Content-Length was checked.
+            recorder.add(self.input.stream.read(length - recorder.size))
+        return recorder.value(), False
+
+    def process(self, event: Event, hint: Hint) -> Event:
+        """Event processor: add request data, client IP, transaction and user to ``event``."""
+        config = tripwire.get_client().config
+        pii = config.send_default_pii
+        facts = facts_from_environ(self.environ, self.use_x_forwarded_for)
+        body, is_over_limit = self._body(body_limit(config.max_request_body_size))
+        request, meta = collect_request(
+            facts, send_default_pii=pii, body=body, is_body_over_limit=is_over_limit
+        )
+        path = str(self.environ.get("SCRIPT_NAME", "")) + str(self.environ.get("PATH_INFO", ""))
+        return self.finish_event(
+            event,
+            facts,
+            request,
+            meta,
+            send_default_pii=pii,
+            transaction=(path or "/", "url"),
+        )
+
+
+class _ReportingResponse:
+    """The application's response iterable: failures while iterating or closing are reported."""
+
+    __slots__ = ("_response", "_scope", "_state")
+
+    def __init__(self, response: Iterable[bytes], scope: Any, state: WsgiRequest) -> None:
+        self._response = response
+        self._scope = scope
+        self._state = state
+
+    def __iter__(self) -> Iterator[bytes]:
+        iterator = iter(self._response)
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except BaseException as exc:
+                self._report(exc)
+                raise
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._response, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BaseException as exc:
+                self._report(exc)
+                raise
+
+    def _report(self, error: BaseException) -> None:
+        with tripwire.use_isolation_scope(self._scope):
+            self._state.report(error)
+
+
+def run_wsgi(
+    app: WsgiApp,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+    *,
+    mechanism_type: str = "wsgi",
+    use_x_forwarded_for: bool = False,
+    describe: Describe | None = None,
+) -> Iterable[bytes]:
+    """Run one request of ``app`` in its own isolation scope; report and re-raise failures."""
+    outer = environ.get(ENVIRON_KEY)
+    if isinstance(outer, WsgiRequest):  # an outer middleware already handles this request
+        if mechanism_type != "wsgi":
+            outer.adopt(mechanism_type, describe)
+        return app(environ, start_response)
+    client = tripwire.get_client()
+    if not client.is_active():
+        return app(environ, start_response)
+    state = WsgiRequest(environ, mechanism_type, use_x_forwarded_for, describe)
+    environ[ENVIRON_KEY] = state
+    state.record_body(body_limit(client.config.max_request_body_size))
+    with tripwire.isolation_scope() as scope:
+        scope.clear_breadcrumbs()
+        scope.add_event_processor(state.process)
+        try:
+            response = app(environ, start_response)
+        except BaseException as exc:
+            state.report(exc)
+            raise
+    if type(response) in (list, tuple):
+        return response  # nothing can fail later; skip the wrapper
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    if isinstance(file_wrapper, type) and isinstance(response, file_wrapper):
+        return response  # keep the server's sendfile path
+    return _ReportingResponse(response, scope, state)
+
+
+class SentryWsgiMiddleware:
+    """Wrap a WSGI app: an isolation scope per request, request data on events, failures
+    reported with ``mechanism.handled = false`` and re-raised."""
+
+    __slots__ = ("app", "http_methods_to_capture", "span_origin", "use_x_forwarded_for")
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        use_x_forwarded_for: bool = False,
+        span_origin: str = "manual",
+        http_methods_to_capture: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.use_x_forwarded_for = use_x_forwarded_for
+        self.span_origin = span_origin  # accepted for compatibility: tripwire has no spans
+        self.http_methods_to_capture = http_methods_to_capture
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        return run_wsgi(
+            self.app,
+            environ,
+            start_response,
+            use_x_forwarded_for=self.use_x_forwarded_for,
+        )

@@ -1,0 +1,511 @@
+"""Scopes: the data merged into every event, and the three ContextVars that hold them.
+
+Runs on the caller's thread. Precedence is global < isolation < current < ``scope=`` <
+capture kwargs < the event's own values (scopes-and-options.md §3, with its Notes fixed:
+explicit values win, breadcrumbs merge in order and are re-capped, and the processors of a
+scope passed as ``scope=`` run). Nested values are copied on the way in, so a fork and its
+parent never share a dict that either of them mutates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+from tripwire.breadcrumbs import BreadcrumbRing
+from tripwire.types import Event, EventProcessor, ExcInfo, Hint
+
+if TYPE_CHECKING:
+    from tripwire.client import Client, NonRecordingClient
+
+__all__ = [
+    "Scope",
+    "ScopeType",
+    "add_global_event_processor",
+    "as_text",
+    "get_current_scope",
+    "get_global_scope",
+    "get_isolation_scope",
+    "isolation_scope",
+    "new_scope",
+    "should_send_default_pii",
+    "use_isolation_scope",
+    "use_scope",
+]
+
+logger = logging.getLogger(__name__)
+
+ErrorProcessor = Callable[[Event, ExcInfo], Event | None]
+
+DEFAULT_MAX_BREADCRUMBS = 100
+# Containers a fork shares with its parent until one of them writes (Scope._shared).
+_TAGS, _EXTRAS, _CONTEXTS, _CRUMBS, _REST = 1, 2, 4, 8, 16
+_ALL = _TAGS | _EXTRAS | _CONTEXTS | _CRUMBS | _REST
+_global_event_processors: list[EventProcessor] = []
+
+
+def as_text(value: object) -> str:
+    """``str(value)`` for keys and messages, surviving a ``__str__`` that raises."""
+    if isinstance(value, str):
+        return value
+    try:
+        text = str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+    return text if isinstance(text, str) else f"<unprintable {type(value).__name__}>"
+
+
+class ScopeType:
+    GLOBAL = "global"
+    ISOLATION = "isolation"
+    CURRENT = "current"
+    MERGED = "merged"
+
+
+class Scope:
+    """Tags, extras, contexts, user, level, fingerprint, breadcrumbs and processors."""
+
+    __slots__ = (
+        "_attachments",
+        "_breadcrumbs",
+        "_contexts",
+        "_error_processors",
+        "_event_processors",
+        "_extras",
+        "_fingerprint",
+        "_last_event_id",
+        "_level",
+        "_shared",
+        "_tags",
+        "_trace",
+        "_transaction",
+        "_transaction_info",
+        "_type",
+        "_user",
+        "client",
+    )
+
+    _tags: dict[str, object]
+    _extras: dict[str, object]
+    _contexts: dict[str, dict[str, object]]
+    _user: dict[str, object] | None
+    _level: str | None
+    _fingerprint: list[str] | None
+    _transaction: str | None
+    _transaction_info: dict[str, object]
+    _breadcrumbs: BreadcrumbRing
+    _event_processors: list[EventProcessor]
+    _error_processors: list[tuple[ErrorProcessor, type[BaseException] | None]]
+    _attachments: list[dict[str, Any]]
+    _shared: int  # bit set of the containers still shared with a fork (copy on write)
+
+    def __init__(self, ty: str | None = None, client: Client | None = None) -> None:
+        self._type = ty
+        self.client: Client | None = client
+        self._last_event_id: str | None = None
+        self._trace: dict[str, str] | None = None
+        self.clear()
+
+    # -- the three scopes -------------------------------------------------------------------
+
+    @staticmethod
+    def get_current_scope() -> Scope:
+        return get_current_scope()
+
+    @staticmethod
+    def get_isolation_scope() -> Scope:
+        return get_isolation_scope()
+
+    @staticmethod
+    def get_global_scope() -> Scope:
+        return get_global_scope()
+
+    @staticmethod
+    def last_event_id() -> str | None:
+        """The id of the last event sent from this isolation scope (request, task, thread)."""
+        return get_isolation_scope()._last_event_id
+
+    def get_client(self) -> Client | NonRecordingClient:
+        return get_client()
+
+    def set_client(self, client: Client | None) -> None:
+        self.client = client
+
+    def fork(self) -> Scope:
+        """A copy whose changes never reach this scope (nor this scope's to it).
+
+        O(1): both scopes share their containers until either one writes (copy on write),
+        so opening a scope per request costs no copying.
+        """
+        forked = Scope.__new__(Scope)
+        forked._type = self._type
+        forked.client = self.client
+        forked._tags = self._tags
+        forked._extras = self._extras
+        forked._contexts = self._contexts
+        forked._user = self._user
+        forked._level = self._level
+        forked._fingerprint = self._fingerprint
+        forked._transaction = self._transaction
+        forked._transaction_info = self._transaction_info
+        forked._breadcrumbs = self._breadcrumbs
+        forked._event_processors = self._event_processors
+        forked._error_processors = self._error_processors
+        forked._attachments = self._attachments
+        forked._last_event_id = self._last_event_id
+        forked._trace = self._trace
+        forked._shared = self._shared = _ALL
+        return forked
+
+    def _own(self, part: int) -> None:
+        """Copy a container shared with a fork before the first write to it."""
+        if part == _TAGS:
+            self._tags = dict(self._tags)
+        elif part == _EXTRAS:
+            self._extras = dict(self._extras)
+        elif part == _CONTEXTS:
+            self._contexts = dict(self._contexts)
+        elif part == _CRUMBS:
+            self._breadcrumbs = self._breadcrumbs.copy()
+        else:
+            self._event_processors = list(self._event_processors)
+            self._error_processors = list(self._error_processors)
+            self._attachments = list(self._attachments)
+        self._shared &= ~part
+
+    def _append_breadcrumb(self, crumb: dict[str, Any], limit: int) -> None:
+        if self._shared & _CRUMBS:
+            self._own(_CRUMBS)
+        ring = self._breadcrumbs
+        if ring.items.maxlen != limit:
+            ring.resize(limit)
+        ring.append(crumb)
+
+    __copy__ = fork
+
+    # -- data ------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove all data (the client and the last event id stay)."""
+        self._tags = {}
+        self._extras = {}
+        self._contexts = {}
+        self._user = None
+        self._level = None
+        self._fingerprint = None
+        self._transaction = None
+        self._transaction_info = {}
+        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
+        self._event_processors = []
+        self._error_processors = []
+        self._attachments = []
+        self._shared = 0
+
+    def set_tag(self, key: str, value: object) -> None:
+        if self._shared & _TAGS:
+            self._own(_TAGS)
+        self._tags[as_text(key)] = value
+
+    def set_tags(self, tags: dict[str, object]) -> None:
+        if not isinstance(tags, Mapping):
+            logger.warning("set_tags takes a dict, got %s", type(tags).__name__)
+            return
+        if self._shared & _TAGS:
+            self._own(_TAGS)
+        for key, value in tags.items():
+            self._tags[as_text(key)] = value
+
+    def remove_tag(self, key: str) -> None:
+        if self._shared & _TAGS:
+            self._own(_TAGS)
+        self._tags.pop(key, None)
+
+    def set_extra(self, key: str, value: object) -> None:
+        if self._shared & _EXTRAS:
+            self._own(_EXTRAS)
+        self._extras[as_text(key)] = value
+
+    def remove_extra(self, key: str) -> None:
+        if self._shared & _EXTRAS:
+            self._own(_EXTRAS)
+        self._extras.pop(key, None)
+
+    def set_context(self, key: str, value: dict[str, object]) -> None:
+        if not isinstance(value, Mapping):
+            logger.warning("set_context(%r) takes a dict, got %s", key, type(value).__name__)
+            return
+        if self._shared & _CONTEXTS:
+            self._own(_CONTEXTS)
+        self._contexts[as_text(key)] = dict(value)
+
+    def remove_context(self, key: str) -> None:
+        if self._shared & _CONTEXTS:
+            self._own(_CONTEXTS)
+        self._contexts.pop(key, None)
+
+    def set_user(self, value: dict[str, object] | None) -> None:
+        if value is not None and not isinstance(value, Mapping):
+            logger.warning("set_user takes a dict or None, got %s", type(value).__name__)
+            return
+        self._user = None if value is None else dict(value)
+
+    def set_level(self, value: str | None) -> None:
+        self._level = value
+
+    @property
+    def level(self) -> str | None:
+        return self._level
+
+    @level.setter
+    def level(self, value: str | None) -> None:
+        self._level = value
+
+    @property
+    def user(self) -> dict[str, object] | None:
+        return self._user
+
+    @user.setter
+    def user(self, value: dict[str, object] | None) -> None:
+        self.set_user(value)
+
+    @property
+    def fingerprint(self) -> list[str] | None:
+        return self._fingerprint
+
+    @fingerprint.setter
+    def fingerprint(self, value: list[str] | None) -> None:
+        self._fingerprint = None if value is None else [as_text(part) for part in value]
+
+    @property
+    def transaction(self) -> str | None:
+        return self._transaction
+
+    @transaction.setter
+    def transaction(self, value: str | None) -> None:
+        self._transaction = value
+
+    def set_transaction_name(self, name: str, source: str | None = None) -> None:
+        self._transaction = name
+        if source:
+            self._transaction_info = {"source": source}
+
+    @property
+    def trace_context(self) -> dict[str, str]:
+        """The ``contexts.trace`` ids of this scope, made when first asked for."""
+        if self._trace is None:
+            self._trace = {"trace_id": os.urandom(16).hex(), "span_id": os.urandom(8).hex()}
+        return self._trace
+
+    def add_attachment(
+        self,
+        bytes: bytes | Callable[[], bytes] | None = None,
+        filename: str | None = None,
+        path: str | None = None,
+        content_type: str | None = None,
+        add_to_transactions: bool = False,
+    ) -> None:
+        """Send a file with every event of this scope; ``path`` is read at capture time."""
+        if bytes is None and path is None:
+            raise TypeError("add_attachment needs bytes= or path=")
+        name = filename or (os.path.basename(path) if path else None)
+        if not name:
+            raise TypeError("add_attachment needs filename= with bytes=")
+        if self._shared & _REST:
+            self._own(_REST)
+        self._attachments.append(
+            {"bytes": bytes, "path": path, "filename": name, "content_type": content_type}
+        )
+
+    def clear_breadcrumbs(self) -> None:
+        if self._shared & _CRUMBS:
+            self._own(_CRUMBS)
+        self._breadcrumbs.clear()
+
+    def add_event_processor(self, func: EventProcessor) -> None:
+        """Run ``func(event, hint)`` on each event of this scope; None drops the event."""
+        if self._shared & _REST:
+            self._own(_REST)
+        self._event_processors.append(func)
+
+    def add_error_processor(
+        self, func: ErrorProcessor, cls: type[BaseException] | None = None
+    ) -> None:
+        """Run ``func(event, exc_info)`` on error events (of ``cls`` only, when given)."""
+        if self._shared & _REST:
+            self._own(_REST)
+        self._error_processors.append((func, cls))
+
+    def add_breadcrumb(
+        self, crumb: dict[str, Any] | None = None, hint: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Record a breadcrumb on this scope. Never raises."""
+        from tripwire.api import _internal_errors_logged
+
+        with _internal_errors_logged():
+            get_client()._record_breadcrumb(self, crumb, hint, kwargs)
+
+    # -- capture ---------------------------------------------------------------------------
+
+    def capture_event(
+        self,
+        event: Event,
+        hint: Hint | None = None,
+        scope: Scope | None = None,
+        **scope_kwargs: Any,
+    ) -> str | None:
+        from tripwire import api
+
+        with api._internal_errors_logged():
+            return api._capture_event(event, hint, scope, scope_kwargs, self)
+        return None
+
+    def capture_message(
+        self,
+        message: str,
+        level: str | None = None,
+        scope: Scope | None = None,
+        **scope_kwargs: Any,
+    ) -> str | None:
+        from tripwire import api
+
+        with api._internal_errors_logged():
+            return api._capture_message(message, level, scope, scope_kwargs, self)
+        return None
+
+    def capture_exception(
+        self,
+        error: BaseException | ExcInfo | None = None,
+        scope: Scope | None = None,
+        **scope_kwargs: Any,
+    ) -> str | None:
+        from tripwire import api
+
+        with api._internal_errors_logged():
+            return api._capture_exception(error, scope, scope_kwargs, self)
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Scope {self._type or 'unnamed'} at {id(self):#x}>"
+
+
+# -- the three ContextVars --------------------------------------------------------------------
+
+_global_scope: Scope | None = None
+# The client used before init(); client.py puts its NonRecordingClient here when imported.
+_fallback_client: list[NonRecordingClient] = []
+_isolation_scope: ContextVar[Scope | None] = ContextVar("tripwire_isolation_scope", default=None)
+_current_scope: ContextVar[Scope | None] = ContextVar("tripwire_current_scope", default=None)
+
+
+def get_global_scope() -> Scope:
+    """The process-wide scope: it holds the client that ``init()`` made."""
+    global _global_scope
+    if _global_scope is None:
+        _global_scope = Scope(ScopeType.GLOBAL)
+    return _global_scope
+
+
+def get_isolation_scope() -> Scope:
+    """The scope of this request, task or thread: top-level ``set_*`` write here."""
+    scope = _isolation_scope.get()
+    if scope is None:
+        scope = Scope(ScopeType.ISOLATION)
+        _isolation_scope.set(scope)
+    return scope
+
+
+def get_current_scope() -> Scope:
+    """The innermost scope: the one ``new_scope()`` opened."""
+    scope = _current_scope.get()
+    if scope is None:
+        scope = Scope(ScopeType.CURRENT)
+        _current_scope.set(scope)
+    return scope
+
+
+def get_client() -> Client | NonRecordingClient:
+    """The active client: current scope's, isolation's, global's, else a no-op one."""
+    scope = _current_scope.get()
+    if scope is not None and scope.client is not None:
+        return scope.client
+    scope = _isolation_scope.get()
+    if scope is not None and scope.client is not None:
+        return scope.client
+    if _global_scope is not None and _global_scope.client is not None:
+        return _global_scope.client
+    return _fallback_client[0]
+
+
+class _ScopeBlock:
+    """The context manager behind ``new_scope`` and friends (cheaper than a generator)."""
+
+    __slots__ = ("_current", "_current_token", "_isolation", "_isolation_token", "_yields")
+
+    def __init__(self, current: Scope | None, isolation: Scope | None, yields: Scope) -> None:
+        self._current = current
+        self._isolation = isolation
+        self._yields = yields
+        self._current_token: Token[Scope | None] | None = None
+        self._isolation_token: Token[Scope | None] | None = None
+
+    def __enter__(self) -> Scope:
+        if self._current is not None:
+            self._current_token = _current_scope.set(self._current)
+        if self._isolation is not None:
+            self._isolation_token = _isolation_scope.set(self._isolation)
+        return self._yields
+
+    def __exit__(self, *exc: object) -> None:
+        if self._isolation_token is not None:
+            _reset(_isolation_scope, self._isolation_token)
+        if self._current_token is not None:
+            _reset(_current_scope, self._current_token)
+
+
+def new_scope() -> _ScopeBlock:
+    """Fork the current scope for the ``with`` block; yields the fork."""
+    forked = get_current_scope().fork()
+    return _ScopeBlock(forked, None, forked)
+
+
+def use_scope(scope: Scope) -> _ScopeBlock:
+    """Make ``scope`` current for the ``with`` block (no fork)."""
+    return _ScopeBlock(scope, None, scope)
+
+
+def isolation_scope() -> _ScopeBlock:
+    """Fork both the isolation and the current scope; yields the new isolation scope."""
+    forked = get_isolation_scope().fork()
+    return _ScopeBlock(get_current_scope().fork(), forked, forked)
+
+
+def use_isolation_scope(scope: Scope) -> _ScopeBlock:
+    """Make ``scope`` the isolation scope (and fork the current one) for the block."""
+    return _ScopeBlock(get_current_scope().fork(), scope, scope)
+
+
+def _reset(var: ContextVar[Scope | None], token: Token[Scope | None]) -> None:
+    try:
+        var.reset(token)
+    except ValueError:
+        # Exited in another context (a generator finished elsewhere): keep going.
+        logger.debug("scope exited in another context than it was entered in")
+
+
+def add_global_event_processor(processor: EventProcessor) -> EventProcessor:
+    """Run ``processor(event, hint)`` on every event, after the scopes' own processors."""
+    _global_event_processors.append(processor)
+    return processor
+
+
+def global_event_processors() -> tuple[EventProcessor, ...]:
+    return tuple(_global_event_processors)
+
+
+def should_send_default_pii() -> bool:
+    """Whether integrations may collect personal data (the ``send_default_pii`` option)."""
+    client = get_client()
+    return client.is_active() and bool(client.config.send_default_pii)
