@@ -72,20 +72,20 @@ def test_sets_and_empty_containers_look_like_builtin_repr() -> None:
 
 
 def test_nan_and_infinity_are_repr_strings() -> None:
-    assert "nan" == safe_repr(math.nan)
-    assert "[inf, -inf]" == safe_repr([math.inf, -math.inf])
+    assert safe_repr(math.nan) == "nan"
+    assert safe_repr([math.inf, -math.inf]) == "[inf, -inf]"
 
 
 def test_long_string_is_cut_to_max_length_with_ellipsis() -> None:
     text = safe_repr("x" * 10_000, max_length=50)
-    assert 50 == len(text)
+    assert len(text) == 50
     assert text.startswith("'xxx")
     assert text.endswith("...")
 
 
 def test_default_length_bounds_every_result() -> None:
-    assert DEFAULT_MAX_LENGTH == len(safe_repr("y" * 100_000))
-    assert DEFAULT_MAX_LENGTH == len(safe_repr(b"y" * 100_000))
+    assert len(safe_repr("y" * 100_000)) == DEFAULT_MAX_LENGTH
+    assert len(safe_repr(b"y" * 100_000)) == DEFAULT_MAX_LENGTH
 
 
 def test_huge_list_shows_its_first_items_then_ellipsis() -> None:
@@ -114,28 +114,28 @@ def test_nested_huge_lists_are_bounded() -> None:
 
 
 def test_raising_repr_is_named_as_broken() -> None:
-    assert "<broken repr of RaisingRepr>" == safe_repr(RaisingRepr())
+    assert safe_repr(RaisingRepr()) == "<broken repr of RaisingRepr>"
 
 
 def test_infinitely_recursive_repr_is_survived() -> None:
-    assert "<broken repr of SelfRecursiveRepr>" == safe_repr(SelfRecursiveRepr())
+    assert safe_repr(SelfRecursiveRepr()) == "<broken repr of SelfRecursiveRepr>"
 
 
 def test_repr_returning_a_non_string_is_survived() -> None:
-    assert "<broken repr of NonStrRepr>" == safe_repr(NonStrRepr())
+    assert safe_repr(NonStrRepr()) == "<broken repr of NonStrRepr>"
 
 
 def test_broken_item_keeps_the_rest_of_the_container() -> None:
-    assert "[1, <broken repr of RaisingRepr>, 'x']" == safe_repr([1, RaisingRepr(), "x"])
+    assert safe_repr([1, RaisingRepr(), "x"]) == "[1, <broken repr of RaisingRepr>, 'x']"
 
 
 def test_str_subclass_with_broken_repr_inside_a_list_is_walked() -> None:
     text = safe_repr([BrokenStrSubclass("a"), 2])
-    assert "[<broken repr of BrokenStrSubclass>, 2]" == text
+    assert text == "[<broken repr of BrokenStrSubclass>, 2]"
 
 
 def test_huge_custom_repr_is_cut() -> None:
-    assert 30 == len(safe_repr(HugeRepr(), max_length=30))
+    assert len(safe_repr(HugeRepr(), max_length=30)) == 30
 
 
 def test_cyclic_list_and_dict_are_marked() -> None:
@@ -143,12 +143,12 @@ def test_cyclic_list_and_dict_are_marked() -> None:
     items.append(items)
     mapping: dict[str, object] = {"a": 1}
     mapping["self"] = mapping
-    assert "[1, <cyclic>]" == safe_repr(items)
-    assert "{'a': 1, 'self': <cyclic>}" == safe_repr(mapping)
+    assert safe_repr(items) == "[1, <cyclic>]"
+    assert safe_repr(mapping) == "{'a': 1, 'self': <cyclic>}"
 
 
 def test_non_string_keys_are_repr_d() -> None:
-    assert "{1: 'a', (2, 3): None, None: b'x'}" == safe_repr({1: "a", (2, 3): None, None: b"x"})
+    assert safe_repr({1: "a", (2, 3): None, None: b"x"}) == "{1: 'a', (2, 3): None, None: b'x'}"
 
 
 def test_containers_nested_deeper_than_max_depth_are_elided() -> None:
@@ -160,39 +160,39 @@ def test_containers_nested_deeper_than_max_depth_are_elided() -> None:
 
 
 def test_huge_int_is_described_not_converted() -> None:
-    assert "<int of 33220 bits>" == safe_repr(10**10_000)
+    assert safe_repr(10**10_000) == "<int of 33220 bits>"
 
 
 def test_lone_surrogates_are_escaped() -> None:
-    assert "'\\udcff'" == safe_repr("\udcff")
+    assert safe_repr("\udcff") == "'\\udcff'"
     text = safe_repr(SurrogateRepr())
     assert is_utf8(text)
-    assert "bad \\udcff here" == text
+    assert text == "bad \\udcff here"
 
 
 def test_custom_repr_is_tried_first() -> None:
     def custom(value: object) -> str | None:
         return "<secret>" if isinstance(value, str) else None
 
-    assert "[<secret>, 2]" == safe_repr(["pw", 2], custom_repr=custom)
+    assert safe_repr(["pw", 2], custom_repr=custom) == "[<secret>, 2]"
 
 
 def test_raising_custom_repr_falls_back_to_repr() -> None:
     def custom(value: object) -> str | None:
         raise RuntimeError("nope")
 
-    assert "[1, 'a']" == safe_repr([1, "a"], custom_repr=custom)
+    assert safe_repr([1, "a"], custom_repr=custom) == "[1, 'a']"
 
 
 def test_sentry_repr_hook_is_used() -> None:
-    assert "<from __sentry_repr__>" == safe_repr(SentryRepr())
+    assert safe_repr(SentryRepr()) == "<from __sentry_repr__>"
 
 
 def test_collections_keep_their_names() -> None:
-    assert "deque([1, 2])" == safe_repr(deque([1, 2]))
-    assert "OrderedDict({'a': 1})" == safe_repr(OrderedDict(a=1))
-    assert "defaultdict({'a': 1})" == safe_repr(defaultdict(int, a=1))
-    assert "Counter({'a': 2})" == safe_repr(Counter("aa"))
+    assert safe_repr(deque([1, 2])) == "deque([1, 2])"
+    assert safe_repr(OrderedDict(a=1)) == "OrderedDict({'a': 1})"
+    assert safe_repr(defaultdict(int, a=1)) == "defaultdict({'a': 1})"
+    assert safe_repr(Counter("aa")) == "Counter({'a': 2})"
 
 
 def test_namedtuple_uses_its_own_repr_and_list_subclass_is_walked() -> None:
@@ -201,13 +201,13 @@ def test_namedtuple_uses_its_own_repr_and_list_subclass_is_walked() -> None:
     class MyList(list[int]):
         pass
 
-    assert "Point(x=1, y=2)" == safe_repr(point(1, 2))
-    assert "[1, 2]" == safe_repr(MyList([1, 2]))
+    assert safe_repr(point(1, 2)) == "Point(x=1, y=2)"
+    assert safe_repr(MyList([1, 2])) == "[1, 2]"
 
 
 def test_tiny_max_length_is_respected() -> None:
-    assert "'" == safe_repr("abc", max_length=1)
-    assert 4 == len(safe_repr(list(range(100)), max_length=4))
+    assert safe_repr("abc", max_length=1) == "'"
+    assert len(safe_repr(list(range(100)), max_length=4)) == 4
 
 
 def test_safe_str_falls_back_to_repr_when_str_raises() -> None:
@@ -218,8 +218,8 @@ def test_safe_str_falls_back_to_repr_when_str_raises() -> None:
         def __repr__(self) -> str:
             return "<BadStr>"
 
-    assert "<BadStr>" == safe_str(BadStr())
-    assert "ok" == safe_str("ok")
+    assert safe_str(BadStr()) == "<BadStr>"
+    assert safe_str("ok") == "ok"
 
 
 class Hostile:
@@ -287,3 +287,28 @@ def test_cyclic_values_terminate(value: object) -> None:
     wrapper = {"holder": holder, "value": value}
     wrapper["again"] = wrapper
     assert len(safe_repr(wrapper, 300)) <= 300
+
+
+def test_values_under_secret_looking_keys_are_filtered() -> None:
+    text = safe_repr({"user": "ann", "Password": "hunter2", "nested": {"api_key": "k-123"}})
+    assert text == "{'user': 'ann', 'Password': [Filtered], 'nested': {'api_key': [Filtered]}}"
+
+
+def test_secret_header_pairs_are_filtered() -> None:
+    headers = [(b"host", b"example.org"), (b"authorization", b"Bearer hunter2"), ("Cookie", "s=1")]
+    text = safe_repr({"type": "http", "headers": headers})
+    assert "hunter2" not in text
+    assert "s=1" not in text
+    assert "(b'host', b'example.org')" in text
+    assert "(b'authorization', [Filtered])" in text
+
+
+def test_secret_keys_are_filtered_in_huge_dicts_too() -> None:
+    mapping: dict[str, object] = {"session_id": "abc"}
+    mapping.update({f"k{i}": i for i in range(10_000)})
+    assert safe_repr(mapping, max_length=60).startswith("{'session_id': [Filtered], 'k0': 0")
+
+
+def test_ordinary_keys_are_not_filtered() -> None:
+    mapping = {"keyboard": 1, "monkey": 2, "processor": 3, "inside": 4}
+    assert safe_repr(mapping) == repr(mapping)

@@ -11,11 +11,20 @@ Never raises: a ``__repr__`` that raises, recurses without end or returns a non-
 
 from __future__ import annotations
 
+import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
 from itertools import chain, islice
+from typing import Any
 
-__all__ = ["DEFAULT_MAX_LENGTH", "MAX_DEPTH", "safe_repr", "safe_str", "without_surrogates"]
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "MAX_DEPTH",
+    "SENSITIVE_NAME_PARTS",
+    "safe_repr",
+    "safe_str",
+    "without_surrogates",
+]
 
 DEFAULT_MAX_LENGTH = 512  # characters of one local's repr; enough to read, cheap to build
 MAX_DEPTH = 5  # containers nested deeper show as [...] / {...}, like the serializer's depth
@@ -26,6 +35,29 @@ _ELLIPSIS = "..."
 _CYCLIC = "<cyclic>"
 
 CustomRepr = Callable[[object], str | None]
+
+# A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
+# shows its value as [Filtered]: a repr string hides its keys from the event scrubber.
+SENSITIVE_NAME_PARTS = (
+    "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
+    "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
+    "access_key", "signature",
+)  # fmt: skip
+_SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
+_NAME_TYPES = (str, bytes)
+_MAX_SAFE_NAMES = 10_000
+_MAX_NAME_LENGTH = 64
+_safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
+
+
+class _Filtered:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "[Filtered]"
+
+
+_FILTERED = _Filtered()
 
 _FIXED_SIZE = frozenset({float, bool, type(None), complex})  # repr at most _SHORT characters
 _SHORT = 52
@@ -44,8 +76,8 @@ class _Shape:
         open_: str,
         close: str,
         empty: str,
-        iterate: Callable[[object], Iterable[object]],
-        size: Callable[[object], int],
+        iterate: Callable[[Any], Iterable[object]],
+        size: Callable[[Any], int],
         is_mapping: bool = False,
     ) -> None:
         self.open = open_
@@ -60,20 +92,24 @@ def _dict_shape(name: str) -> _Shape:
     prefix, suffix = ("", "") if name == "dict" else (f"{name}(", ")")
     return _Shape(
         prefix + "{", "}" + suffix, prefix + "{}" + suffix,
-        dict.keys, dict.__len__, is_mapping=True,  # type: ignore[arg-type]
+        dict.keys, dict.__len__, is_mapping=True,
     )  # fmt: skip
 
 
 # Keyed by the class's __repr__, so subclasses that keep the builtin repr are walked too, while
 # a subclass with its own __repr__ (a namedtuple, say) is asked for it.
 _SHAPES: dict[object, _Shape] = {
-    list.__repr__: _Shape("[", "]", "[]", list.__iter__, list.__len__),  # type: ignore[arg-type]
-    tuple.__repr__: _Shape("(", ")", "()", tuple.__iter__, tuple.__len__),  # type: ignore[arg-type]
-    set.__repr__: _Shape("{", "}", "set()", set.__iter__, set.__len__),  # type: ignore[arg-type]
+    list.__repr__: _Shape("[", "]", "[]", list.__iter__, list.__len__),
+    tuple.__repr__: _Shape("(", ")", "()", tuple.__iter__, tuple.__len__),
+    set.__repr__: _Shape("{", "}", "set()", set.__iter__, set.__len__),
     frozenset.__repr__: _Shape(
-        "frozenset({", "})", "frozenset()", frozenset.__iter__, frozenset.__len__  # type: ignore[arg-type]
+        "frozenset({",
+        "})",
+        "frozenset()",
+        frozenset.__iter__,
+        frozenset.__len__,
     ),
-    deque.__repr__: _Shape("deque([", "])", "deque([])", deque.__iter__, deque.__len__),  # type: ignore[arg-type]
+    deque.__repr__: _Shape("deque([", "])", "deque([])", deque.__iter__, deque.__len__),
     dict.__repr__: _dict_shape("dict"),
     OrderedDict.__repr__: _dict_shape("OrderedDict"),
     defaultdict.__repr__: _dict_shape("defaultdict"),
@@ -98,11 +134,11 @@ def safe_repr(
         if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
             return repr(value)
         if cls is str:
-            text = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
-            return text if len(text) <= max_length else text[: max_length - 3] + _ELLIPSIS
+            cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+            return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
     budget = max(max_length, 1)
     try:
-        text = None
+        text: str | None = None
         if custom_repr is not None or cls in _ATOMS:
             pass
         elif cls in _FAST_CONTAINERS:
@@ -110,13 +146,12 @@ def safe_repr(
                 text = _builtin_repr(value)
         elif _shape_of(cls) is None:
             text = _object_repr(value)
-        if text is None:
-            text = _repr(value, budget, 0, set(), custom_repr)
+        result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
     except Exception:  # a hostile item, or a container another thread changed mid-walk
-        text = _broken(value)
-    if len(text) > budget:
-        text = text[: budget - 3] + _ELLIPSIS if budget > 3 else text[:budget]
-    return text
+        result = _broken(value)
+    if len(result) > budget:
+        result = result[: budget - 3] + _ELLIPSIS if budget > 3 else result[:budget]
+    return result
 
 
 def safe_str(value: object) -> str:
@@ -139,9 +174,7 @@ def without_surrogates(text: str) -> str:
     return text
 
 
-def _repr(
-    value: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None
-) -> str:
+def _repr(value: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None) -> str:
     cls = type(value)
     if custom is not None:
         shape = _shape_of(cls)
@@ -201,7 +234,7 @@ def _object_repr(value: object) -> str:
     return text if text.isascii() else without_surrogates(text)
 
 
-def _estimate(value: Collection[object], cls: type, depth: int) -> int:
+def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
     """An upper bound of ``len(repr(value))`` if builtin ``repr`` is safe on it, else -1.
 
     Safe means: an exact builtin container, not too large, holding only builtin values
@@ -212,26 +245,33 @@ def _estimate(value: Collection[object], cls: type, depth: int) -> int:
         return -1
     if size == 0:
         return 11  # "frozenset()"
+    if cls is dict:
+        if not _names_are_safe(value):
+            return -1
+    elif size == 2 and cls is not set and cls is not frozenset:
+        first = value[0]  # type: ignore[index]
+        if type(first) in _NAME_TYPES and not _names_are_safe((first,)):
+            return -1
     if size <= _SMALL:
         total = 12
         for item in chain.from_iterable(value.items()) if cls is dict else value:  # type: ignore[attr-defined]
             kind = type(item)
             if kind is str:
-                total += len(item) + 4  # type: ignore[arg-type]
+                total += len(item) + 4
             elif kind is int:
-                bits = item.bit_length()  # type: ignore[attr-defined]
+                bits = item.bit_length()
                 if bits > 64:
                     return -1
                 total += bits * 3 // 10 + 5
             elif kind in _FAST_CONTAINERS:
-                nested = _estimate(item, kind, depth + 1)  # type: ignore[arg-type]
+                nested = _estimate(item, kind, depth + 1)
                 if nested < 0:
                     return -1
                 total += nested + 2
             elif kind in _FIXED_SIZE:
                 total += _SHORT + 2
             elif kind is bytes:
-                total += 4 * len(item) + 5  # type: ignore[arg-type]
+                total += 4 * len(item) + 5
             else:
                 return -1
         return total
@@ -245,7 +285,7 @@ def _estimate(value: Collection[object], cls: type, depth: int) -> int:
     return column + 2 * size + 12 if column >= 0 else -1
 
 
-def _column_estimate(column: Collection[object], depth: int) -> int:
+def _column_estimate(column: Collection[Any], depth: int) -> int:
     # Guess from the first item; the typed map raises TypeError on any item of another type,
     # so one C-speed pass both checks and measures a homogeneous column.
     first = type(next(iter(column)))
@@ -266,13 +306,13 @@ def _column_estimate(column: Collection[object], depth: int) -> int:
     for item in column:
         cls = type(item)
         if cls in _FAST_CONTAINERS:
-            size = _estimate(item, cls, depth + 1)  # type: ignore[arg-type]
+            size = _estimate(item, cls, depth + 1)
         elif cls is str:
-            size = len(item) + 2  # type: ignore[arg-type]
+            size = len(item) + 2
         elif cls is bytes:
-            size = 4 * len(item) + 3  # type: ignore[arg-type]
+            size = 4 * len(item) + 3
         elif cls is int:
-            bits = item.bit_length()  # type: ignore[attr-defined]
+            bits = item.bit_length()
             size = bits * 3 // 10 + 3 if bits <= 64 else -1
         else:
             size = 52
@@ -304,9 +344,16 @@ def _walk(
     more = size > len(items)
     seen.add(key)
     if shape.is_mapping:
-        values = list(islice(dict.values(value), take))  # type: ignore[arg-type]
+        values: list[object] = list(islice(dict.values(value), take))  # type: ignore[arg-type]
+        if not _names_are_safe(items):
+            values = [
+                _FILTERED if not _is_safe_name(name) else item
+                for name, item in zip(items, values, strict=False)
+            ]
         body, cut = _join_entries(items, values, budget, depth, seen, custom)
     else:
+        if size == 2 and len(items) == 2 and not _is_safe_name(items[0]):
+            items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
         body, cut = _join_items(items, budget, depth, seen, custom)
         if len(items) == 1 and shape.open == "(" and not cut:
             body += ","
@@ -358,6 +405,30 @@ def _join_entries(
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
+
+
+def _names_are_safe(names: Iterable[object]) -> bool:
+    if _safe_names.issuperset(names):
+        return True
+    return all(_is_safe_name(name) for name in names)
+
+
+def _is_safe_name(name: object) -> bool:
+    """False for a str or bytes that names a secret (``SENSITIVE_NAME_PARTS``)."""
+    kind = type(name)
+    if kind is str:
+        text: str = name  # type: ignore[assignment]
+    elif kind is bytes:
+        text = name.decode("latin-1")  # type: ignore[attr-defined]
+    else:
+        return True
+    if name in _safe_names:
+        return True
+    if _SENSITIVE_NAME.search(text.lower()):
+        return False
+    if len(text) <= _MAX_NAME_LENGTH and len(_safe_names) < _MAX_SAFE_NAMES:
+        _safe_names.add(name)
+    return True
 
 
 def _broken(value: object) -> str:

@@ -16,7 +16,7 @@ from tripwire.events.contexts import default_contexts
 def test_runtime_context_describes_this_interpreter() -> None:
     runtime = default_contexts()["runtime"]
     assert platform.python_implementation() == runtime["name"]
-    assert "%d.%d.%d" % sys.version_info[:3] == runtime["version"]
+    assert ".".join(map(str, sys.version_info[:3])) == runtime["version"]
     assert sys.version == runtime["build"]
 
 
@@ -53,7 +53,7 @@ def test_each_call_returns_fresh_dicts() -> None:
     first["runtime"]["name"] = "changed"
     first["os"].clear()
     second = default_contexts()
-    assert "changed" != second["runtime"]["name"]
+    assert second["runtime"]["name"] != "changed"
     assert second["os"]
 
 

@@ -60,16 +60,16 @@ def raise_while_handling(outer: BaseException, inner: BaseException) -> None:
 
 def test_single_exception_has_type_value_and_generic_handled_mechanism() -> None:
     [value] = exceptions_from_error(raised(lambda: {}["k"]), OPTIONS)
-    assert "KeyError" == value["type"]
-    assert "'k'" == value["value"]
+    assert value["type"] == "KeyError"
+    assert value["value"] == "'k'"
     assert "module" not in value
-    assert {"type": "generic", "handled": True, "exception_id": 0} == value["mechanism"]
+    assert value["mechanism"] == {"type": "generic", "handled": True}
     assert value["stacktrace"]["frames"][-1]["function"].endswith("<lambda>")
 
 
 def test_type_is_the_qualified_name_and_module_is_kept_for_non_builtins() -> None:
     [value] = exceptions_from_error(PaymentFailed.Declined("no"), OPTIONS)
-    assert "PaymentFailed.Declined" == value["type"]
+    assert value["type"] == "PaymentFailed.Declined"
     assert __name__ == value["module"]
 
 
@@ -81,15 +81,15 @@ def test_never_raised_exception_has_no_stacktrace() -> None:
 def test_cause_chain_is_listed_oldest_first_with_parent_ids() -> None:
     error = raised(lambda: raise_from(PaymentFailed("charge"), ConnectionError("refused")))
     values = exceptions_from_error(error, OPTIONS)
-    assert ["ConnectionError", "PaymentFailed"] == [v["type"] for v in values]
-    assert {
+    assert [v["type"] for v in values] == ["ConnectionError", "PaymentFailed"]
+    assert values[0]["mechanism"] == {
         "type": "chained",
         "handled": True,
         "exception_id": 1,
         "parent_id": 0,
         "source": "__cause__",
-    } == values[0]["mechanism"]
-    assert {"type": "generic", "handled": True, "exception_id": 0} == values[1]["mechanism"]
+    }
+    assert values[1]["mechanism"] == {"type": "generic", "handled": True, "exception_id": 0}
 
 
 def test_each_exception_carries_only_its_own_frames() -> None:
@@ -112,8 +112,8 @@ def test_each_exception_carries_only_its_own_frames() -> None:
 def test_context_is_followed_when_there_is_no_cause() -> None:
     error = raised(lambda: raise_while_handling(TypeError("t"), ValueError("v")))
     values = exceptions_from_error(error, OPTIONS)
-    assert ["ValueError", "TypeError"] == [v["type"] for v in values]
-    assert "__context__" == values[0]["mechanism"]["source"]
+    assert [v["type"] for v in values] == ["ValueError", "TypeError"]
+    assert values[0]["mechanism"]["source"] == "__context__"
 
 
 def test_raise_from_none_hides_the_context() -> None:
@@ -124,7 +124,7 @@ def test_raise_from_none_hides_the_context() -> None:
             raise TypeError("shown") from None
 
     values = exceptions_from_error(raised(suppressed), OPTIONS)
-    assert ["TypeError"] == [v["type"] for v in values]
+    assert [v["type"] for v in values] == ["TypeError"]
 
 
 def test_long_chain_numbers_every_exception_with_its_parent() -> None:
@@ -134,9 +134,11 @@ def test_long_chain_numbers_every_exception_with_its_parent() -> None:
         outer.__cause__ = error
         error = outer
     values = exceptions_from_error(error, OPTIONS)
-    assert ["0", "1", "2", "3"] == [v["value"] for v in values]
-    assert [(3, 2), (2, 1), (1, 0)] == [
-        (m["exception_id"], m["parent_id"]) for m in mechanisms(values)[:3]
+    assert [v["value"] for v in values] == ["0", "1", "2", "3"]
+    assert [(m["exception_id"], m["parent_id"]) for m in mechanisms(values)[:3]] == [
+        (3, 2),
+        (2, 1),
+        (1, 0),
     ]
 
 
@@ -145,7 +147,7 @@ def test_cyclic_chain_terminates() -> None:
     first.__context__ = second
     second.__context__ = first
     values = exceptions_from_error(first, OPTIONS)
-    assert ["b", "a"] == [v["value"] for v in values]
+    assert [v["value"] for v in values] == ["b", "a"]
 
 
 def test_huge_chain_is_capped() -> None:
@@ -155,8 +157,8 @@ def test_huge_chain_is_capped() -> None:
         outer.__context__ = error
         error = outer
     values = exceptions_from_error(error, OPTIONS)
-    assert MAX_EXCEPTIONS == len(values)
-    assert "9999" == values[-1]["value"]
+    assert len(values) == MAX_EXCEPTIONS
+    assert values[-1]["value"] == "9999"
 
 
 @needs_groups
@@ -171,29 +173,32 @@ def test_exception_group_tree_matches_event_md_with_fixed_parent_ids() -> None:
             raise ExceptionGroup("group msg", [type_error, OSError(2, "no file")])  # noqa: B904, F821
 
     values = exceptions_from_error(raised(raise_group), OPTIONS)
-    assert ["FileNotFoundError", "ValueError", "TypeError", "ExceptionGroup"] == [
-        v["type"] for v in values
+    assert [v["type"] for v in values] == [
+        "FileNotFoundError",
+        "ValueError",
+        "TypeError",
+        "ExceptionGroup",
     ]
-    assert {
+    assert values[0]["mechanism"] == {
         "type": "chained",
         "handled": True,
         "exception_id": 3,
         "source": "exceptions[1]",
         "parent_id": 0,
         "meta": {"errno": {"number": 2}},
-    } == values[0]["mechanism"]
+    }
     assert {"exception_id": 2, "parent_id": 1, "source": "__cause__"}.items() <= values[1][
         "mechanism"
     ].items()
     assert {"exception_id": 1, "parent_id": 0, "source": "__context__"}.items() <= values[2][
         "mechanism"
     ].items()
-    assert {
+    assert values[3]["mechanism"] == {
         "type": "generic",
         "handled": True,
         "exception_id": 0,
         "is_exception_group": True,
-    } == values[3]["mechanism"]
+    }
     assert_valid_event(wrap(values))
 
 
@@ -203,20 +208,20 @@ def test_nested_groups_point_at_their_own_parent() -> None:
     outer = ExceptionGroup("outer", [ValueError("v"), inner])  # noqa: F821
     values = exceptions_from_error(outer, OPTIONS)
     by_type = {v["type"]: v["mechanism"] for v in values}
-    assert 0 == by_type["ValueError"]["parent_id"]
+    assert by_type["ValueError"]["parent_id"] == 0
     assert by_type["ExceptionGroup"]["exception_id"] == 0  # the last one with this type wins
     assert by_type["KeyError"]["parent_id"] == next(
         m["exception_id"] for m in mechanisms(values) if m.get("source") == "exceptions[1]"
     )
-    assert "exceptions[0]" == by_type["KeyError"]["source"]
+    assert by_type["KeyError"]["source"] == "exceptions[0]"
 
 
 @needs_groups
 def test_huge_group_is_capped() -> None:
     group = ExceptionGroup("many", [ValueError(str(i)) for i in range(5_000)])  # noqa: F821
     values = exceptions_from_error(group, OPTIONS)
-    assert MAX_EXCEPTIONS == len(values)
-    assert "ExceptionGroup" == values[-1]["type"]
+    assert len(values) == MAX_EXCEPTIONS
+    assert values[-1]["type"] == "ExceptionGroup"
 
 
 @needs_groups
@@ -224,14 +229,14 @@ def test_group_inside_a_plain_chain_lists_its_members() -> None:
     group = ExceptionGroup("g", [KeyError("k")])  # noqa: F821
     error = raised(lambda: raise_from(RuntimeError("outer"), group))
     values = exceptions_from_error(error, OPTIONS)
-    assert ["KeyError", "ExceptionGroup", "RuntimeError"] == [v["type"] for v in values]
+    assert [v["type"] for v in values] == ["KeyError", "ExceptionGroup", "RuntimeError"]
 
 
 def test_notes_are_appended_one_per_line() -> None:
     error = ValueError("bad input")
     error.__notes__ = ["while parsing row 3", 42]  # type: ignore[attr-defined]
     [value] = exceptions_from_error(error, OPTIONS)
-    assert "bad input\nwhile parsing row 3\n42" == value["value"]
+    assert value["value"] == "bad input\nwhile parsing row 3\n42"
 
 
 def test_value_comes_from_str_not_message_or_detail() -> None:
@@ -243,7 +248,7 @@ def test_value_comes_from_str_not_message_or_detail() -> None:
             return "from str"
 
     [value] = exceptions_from_error(ApiError(), OPTIONS)
-    assert "from str" == value["value"]
+    assert value["value"] == "from str"
 
 
 def test_broken_str_is_survived() -> None:
@@ -255,7 +260,7 @@ def test_broken_str_is_survived() -> None:
             raise RuntimeError("no repr")
 
     [value] = exceptions_from_error(raised(lambda: (_ for _ in ()).throw(Hostile())), OPTIONS)
-    assert "<broken repr of test_broken_str_is_survived.<locals>.Hostile>" == value["value"]
+    assert value["value"] == "<broken repr of test_broken_str_is_survived.<locals>.Hostile>"
     assert_valid_event(wrap([value]))
 
 
@@ -268,23 +273,23 @@ def test_hostile_errno_and_notes_attributes_are_ignored() -> None:
     error = Weird("not a number", "x")
     [value] = exceptions_from_error(error, OPTIONS)
     assert "meta" not in value["mechanism"]
-    assert "[Errno not a number] x" == value["value"]
+    assert value["value"] == "[Errno not a number] x"
 
 
 def test_errno_goes_into_mechanism_meta_next_to_given_meta() -> None:
     mechanism = {"type": "excepthook", "handled": False, "meta": {"signal": {"number": 9}}}
     [value] = exceptions_from_error(ConnectionRefusedError(111, "refused"), OPTIONS, mechanism)
-    assert {"signal": {"number": 9}, "errno": {"number": 111}} == value["mechanism"]["meta"]
-    assert {"signal": {"number": 9}} == mechanism["meta"]  # the caller's dict is untouched
+    assert value["mechanism"]["meta"] == {"signal": {"number": 9}, "errno": {"number": 111}}
+    assert mechanism["meta"] == {"signal": {"number": 9}}  # the caller's dict is untouched
 
 
 def test_given_mechanism_is_copied_to_every_member() -> None:
     error = raised(lambda: raise_from(PaymentFailed("x"), ValueError("y")))
     mechanism = {"type": "excepthook", "handled": False}
     values = exceptions_from_error(error, OPTIONS, mechanism)
-    assert [False, False] == [m["handled"] for m in mechanisms(values)]
-    assert ["chained", "excepthook"] == [m["type"] for m in mechanisms(values)]
-    assert {"type": "excepthook", "handled": False} == mechanism
+    assert [m["handled"] for m in mechanisms(values)] == [False, False]
+    assert [m["type"] for m in mechanisms(values)] == ["chained", "excepthook"]
+    assert mechanism == {"type": "excepthook", "handled": False}
 
 
 def test_exc_info_from_error_accepts_exceptions_and_tuples() -> None:
@@ -295,7 +300,12 @@ def test_exc_info_from_error_accepts_exceptions_and_tuples() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "kind"),
-    [("text", TypeError), ((None, None, None), ValueError), ((1, 2, 3), TypeError), ((1,), TypeError)],
+    [
+        ("text", TypeError),
+        ((None, None, None), ValueError),
+        ((1, 2, 3), TypeError),
+        ((1,), TypeError),
+    ],
 )
 def test_exc_info_from_error_rejects_other_values(bad: Any, kind: type[Exception]) -> None:
     with pytest.raises(kind):
@@ -308,16 +318,16 @@ def test_event_from_exception_builds_an_error_event_and_hint(
     error = raised(lambda: shop.pay(3))
     options = Options(project_root=str(tmp_path))
     event, hint = event_from_exception(error, options)
-    assert "error" == event["level"]
+    assert event["level"] == "error"
     [value] = event["exception"]["values"]
-    assert "ConnectionRefusedError" == value["type"]
-    assert {"number": 111} == value["mechanism"]["meta"]["errno"]
+    assert value["type"] == "ConnectionRefusedError"
+    assert value["mechanism"]["meta"]["errno"] == {"number": 111}
     assert (ConnectionRefusedError, error, error.__traceback__) == hint["exc_info"]
     frames = value["stacktrace"]["frames"]
     assert frames[-1]["in_app"] is True
-    assert "'tttttttttt'" == frames[-1]["vars"]["token"]
+    assert frames[-1]["vars"]["token"] == "'tttttttttt'"
     normalized = assert_valid_event({**wrap(event["exception"]["values"])})
-    assert "ConnectionRefusedError" == normalized["exception"]["values"][0]["type"]
+    assert normalized["exception"]["values"][0]["type"] == "ConnectionRefusedError"
 
 
 def test_event_from_exc_info_uses_the_tuples_traceback() -> None:
@@ -341,7 +351,9 @@ messages = st.text() | st.binary().map(lambda b: b.decode("utf-8", "surrogateesc
 
 
 @settings(max_examples=100, deadline=None)
-@given(message=messages, notes=st.lists(messages, max_size=3), errno=st.none() | st.integers(0, 200))
+@given(
+    message=messages, notes=st.lists(messages, max_size=3), errno=st.none() | st.integers(0, 200)
+)
 def test_any_message_gives_a_valid_event(message: str, notes: list[str], errno: int | None) -> None:
     error = OSError(errno, message) if errno is not None else ValueError(message)
     error.__notes__ = notes  # type: ignore[attr-defined]

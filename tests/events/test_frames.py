@@ -29,9 +29,11 @@ def traceback_of(call: Any, *args: object) -> TracebackType:
     try:
         call(*args)
     except BaseException as exc:
-        assert exc.__traceback__ is not None
-        return exc.__traceback__
-    raise AssertionError("expected an exception")
+        tb = exc.__traceback__
+    else:
+        raise AssertionError("expected an exception")
+    assert tb is not None
+    return tb
 
 
 def options_for(root: Path | str, **overrides: Any) -> Options:
@@ -49,17 +51,15 @@ def as_event(frames: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_traceback_frames_are_listed_oldest_first(shop: ModuleType, tmp_path: Path) -> None:
     frames = frames_from_traceback(traceback_of(shop.pay, 5), options_for(tmp_path))
-    assert ["traceback_of", "pay", "Gateway.charge"] == [f["function"] for f in frames]
+    assert [f["function"] for f in frames] == ["traceback_of", "pay", "Gateway.charge"]
     assert [line_of("CALL"), line_of("RAISE")] == [f["lineno"] for f in frames[1:]]
 
 
-def test_frame_names_its_file_relative_to_the_import_root(
-    shop: ModuleType, tmp_path: Path
-) -> None:
+def test_frame_names_its_file_relative_to_the_import_root(shop: ModuleType, tmp_path: Path) -> None:
     frame = frames_from_traceback(traceback_of(shop.pay, 5), options_for(tmp_path))[-1]
-    assert "shop/payments.py" == frame["filename"]
+    assert frame["filename"] == "shop/payments.py"
     assert str(tmp_path / "shop" / "payments.py") == frame["abs_path"]
-    assert "shop.payments" == frame["module"]
+    assert frame["module"] == "shop.payments"
 
 
 def test_function_is_the_qualified_name(shop: ModuleType, tmp_path: Path) -> None:
@@ -88,29 +88,27 @@ def test_source_context_is_left_out_when_disabled(shop: ModuleType, tmp_path: Pa
 def test_context_lines_are_cut_to_max_value_length(shop: ModuleType, tmp_path: Path) -> None:
     options = options_for(tmp_path, max_value_length=20)
     frame = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
-    assert 20 == len(frame["context_line"])
+    assert len(frame["context_line"]) == 20
     assert frame["context_line"].endswith("...")
     assert all(len(line) <= 20 for line in frame["pre_context"] + frame["post_context"])
 
 
 def test_locals_are_bounded_reprs(shop: ModuleType, tmp_path: Path) -> None:
     frame = frames_from_traceback(traceback_of(shop.pay, 5), options_for(tmp_path))[-1]
-    assert "'tttttttttt'" == frame["vars"]["token"]
-    assert "5" == frame["vars"]["amount"]
+    assert frame["vars"]["token"] == "'tttttttttt'"
+    assert frame["vars"]["amount"] == "5"
     assert frame["vars"]["limits"].startswith("[0, 1, 2")
     assert frame["vars"]["self"].startswith("<shop.payments.Gateway object at")
 
 
-def test_locals_respect_max_value_length_and_custom_repr(
-    shop: ModuleType, tmp_path: Path
-) -> None:
+def test_locals_respect_max_value_length_and_custom_repr(shop: ModuleType, tmp_path: Path) -> None:
     def custom(value: object) -> str | None:
         return "<redacted>" if value == "t" * 10 else None
 
     options = options_for(tmp_path, max_value_length=10, custom_repr=custom)
     frame = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
-    assert "<redacted>" == frame["vars"]["token"]
-    assert 10 == len(frame["vars"]["limits"])
+    assert frame["vars"]["token"] == "<redacted>"
+    assert len(frame["vars"]["limits"]) == 10
 
 
 def test_locals_are_left_out_when_disabled(shop: ModuleType, tmp_path: Path) -> None:
@@ -123,7 +121,7 @@ def test_module_level_locals_leave_out_dunders_and_modules() -> None:
     code = compile("import os\nanswer = 42\nraise ValueError('x')\n", "<module-test>", "exec")
     namespace: dict[str, object] = {"__name__": "modtest"}
     frames = frames_from_traceback(traceback_of(exec, code, namespace), options_for("/nowhere"))
-    assert {"answer": "42"} == frames[-1]["vars"]
+    assert frames[-1]["vars"] == {"answer": "42"}
 
 
 def test_snapshot_keeps_no_frame_or_local_alive(shop: ModuleType, tmp_path: Path) -> None:
@@ -156,14 +154,15 @@ def test_tripwire_frames_are_hidden(tmp_path: Path) -> None:
         raise ValueError("x")
 
     frames = frames_from_traceback(traceback_of(namespace["inner"], boom), options_for(tmp_path))
-    assert ["traceback_of", "test_tripwire_frames_are_hidden.<locals>.boom"] == [
-        f["function"] for f in frames
+    assert [f["function"] for f in frames] == [
+        "traceback_of",
+        "test_tripwire_frames_are_hidden.<locals>.boom",
     ]
 
 
 def test_traceback_hide_locals_hide_their_frame(shop: ModuleType, tmp_path: Path) -> None:
     def hide_me() -> None:
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True
         shop.pay(1)
 
     frames = frames_from_traceback(traceback_of(shop.hidden_pay, 1), options_for(tmp_path))
@@ -174,7 +173,7 @@ def test_traceback_hide_locals_hide_their_frame(shop: ModuleType, tmp_path: Path
 
 def test_false_traceback_hide_keeps_the_frame(tmp_path: Path) -> None:
     def shown() -> None:
-        __traceback_hide__ = False  # noqa: F841
+        __traceback_hide__ = False
         raise ValueError("x")
 
     frames = frames_from_traceback(traceback_of(shown), options_for(tmp_path))
@@ -192,8 +191,8 @@ def test_deep_recursion_keeps_head_and_tail_and_says_what_was_left_out(
     while tb is not None:
         total, tb = total + 1, tb.tb_next
     frames = stacktrace["frames"]
-    assert 20 == len(frames)
-    assert "traceback_of" == frames[0]["function"]
+    assert len(frames) == 20
+    assert frames[0]["function"] == "traceback_of"
     assert [10, 10 + total - 20] == stacktrace["frames_omitted"]
     assert all(f["lineno"] == line_of("RECURSE") for f in frames[1:])
 
@@ -202,7 +201,7 @@ def test_short_stack_has_no_frames_omitted(shop: ModuleType, tmp_path: Path) -> 
     stacktrace = stacktrace_from_traceback(traceback_of(shop.deep, 10), options_for(tmp_path))
     assert stacktrace is not None
     assert "frames_omitted" not in stacktrace
-    assert 14 == len(stacktrace["frames"])
+    assert len(stacktrace["frames"]) == 14
 
 
 def test_full_stack_prepends_the_callers_of_the_catching_frame(
@@ -225,10 +224,10 @@ def test_full_stack_prepends_the_callers_of_the_catching_frame(
 def test_current_stack_ends_with_the_capturing_frame(shop: ModuleType, tmp_path: Path) -> None:
     options = options_for(tmp_path)
     frames = shop.current_stack(lambda frame: frames_from_stack(frame, options))
-    assert "current_stack" == frames[-1]["function"]
+    assert frames[-1]["function"] == "current_stack"
     assert line_of("STACK") == frames[-1]["lineno"]
-    assert "'here'" == frames[-1]["vars"]["marker"]
-    assert "test_current_stack_ends_with_the_capturing_frame" == frames[-2]["function"]
+    assert frames[-1]["vars"]["marker"] == "'here'"
+    assert frames[-2]["function"] == "test_current_stack_ends_with_the_capturing_frame"
 
 
 def test_stack_source_context_can_be_forced_on(shop: ModuleType, tmp_path: Path) -> None:
@@ -244,7 +243,7 @@ def test_stack_source_context_can_be_forced_on(shop: ModuleType, tmp_path: Path)
 def test_frames_pass_relay(shop: ModuleType, tmp_path: Path) -> None:
     frames = frames_from_traceback(traceback_of(shop.deep, 3), options_for(tmp_path))
     normalized = assert_valid_event(as_event(frames))
-    assert 7 == len(normalized["exception"]["values"][0]["stacktrace"]["frames"])
+    assert len(normalized["exception"]["values"][0]["stacktrace"]["frames"]) == 7
 
 
 def test_project_frames_are_in_app(shop: ModuleType, tmp_path: Path) -> None:
@@ -291,7 +290,7 @@ def test_mark_in_app_covers_every_stacktrace_and_keeps_existing_values() -> None
     assert event["exception"]["values"][0]["stacktrace"]["frames"][0]["in_app"] is True
     assert event["threads"]["values"][0]["stacktrace"]["frames"][0]["in_app"] is True
     top = event["stacktrace"]["frames"]
-    assert [True, False] == [top[0]["in_app"], top[1]["in_app"]]
+    assert [top[0]["in_app"], top[1]["in_app"]] == [True, False]
     assert "in_app" not in top[2]
 
 
@@ -302,7 +301,7 @@ def test_mark_in_app_survives_malformed_events() -> None:
         "stacktrace": {"frames": [1, {"abs_path": 7, "module": None}]},
     }
     mark_in_app(event, options_for("/srv/app"))
-    assert {"abs_path": 7, "module": None} == event["stacktrace"]["frames"][1]
+    assert event["stacktrace"]["frames"][1] == {"abs_path": 7, "module": None}
 
 
 def test_in_app_follows_the_options_in_use(shop: ModuleType, tmp_path: Path) -> None:
@@ -313,7 +312,7 @@ def test_in_app_follows_the_options_in_use(shop: ModuleType, tmp_path: Path) -> 
 
 
 def test_no_traceback_gives_no_frames(tmp_path: Path) -> None:
-    assert [] == frames_from_traceback(None, options_for(tmp_path))
+    assert frames_from_traceback(None, options_for(tmp_path)) == []
     assert stacktrace_from_traceback(None, options_for(tmp_path)) is None
 
 

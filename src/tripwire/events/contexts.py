@@ -49,7 +49,7 @@ def default_contexts() -> dict[str, dict[str, object]]:
 def _runtime() -> dict[str, object]:
     return {
         "name": platform.python_implementation(),
-        "version": "%d.%d.%d" % sys.version_info[:3],
+        "version": ".".join(map(str, sys.version_info[:3])),
         "build": sys.version,
     }
 

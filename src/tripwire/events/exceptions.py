@@ -2,8 +2,8 @@
 
 Every exception reachable from the captured one (its ``__cause__``/``__context__`` chain and the
 members of exception groups, nested or not) becomes one value, oldest first and the captured
-exception last. Each gets ``mechanism.exception_id``; linked ones also ``parent_id`` (the id of
-the exception the link was taken from) and ``source``. The walk is iterative, cycle-safe and
+exception last. When there is more than one, each gets ``mechanism.exception_id`` and linked
+ones also ``parent_id`` (the id of the exception the link was taken from) and ``source``. The walk is iterative, cycle-safe and
 capped at ``MAX_EXCEPTIONS``.
 """
 
@@ -103,7 +103,9 @@ def exceptions_from_error(
         is_group = isinstance(exc, groups)
         tb = traceback if exc is error and traceback is not None else exc.__traceback__
         values.append(
-            _exception_value(exc, tb, options, _mechanism(base, exc, exc_id, parent_id, source, is_group))
+            _exception_value(
+                exc, tb, options, _mechanism(base, exc, exc_id, parent_id, source, is_group)
+            )
         )
         # Depth first: the link's subtree before the group members (event.md §3.2).
         if is_group:
@@ -118,6 +120,8 @@ def exceptions_from_error(
             link, link_source = exc.__context__, "__context__"
         if link is not None:
             pending.append((link, exc_id, link_source))
+    if len(values) == 1:  # nothing to link: a lone exception stays as plain as sentry's
+        values[0]["mechanism"].pop("exception_id")
     values.reverse()
     return values
 
@@ -190,6 +194,8 @@ def _value_text(exc: BaseException) -> str:
     except Exception:
         notes = None
     if isinstance(notes, (list, tuple)) and notes:
-        lines = (note if type(note) is str else safe_repr(note) for note in islice(notes, MAX_NOTES))
+        lines = (
+            note if type(note) is str else safe_repr(note) for note in islice(notes, MAX_NOTES)
+        )
         text += "\n" + "\n".join(safe_str(line) for line in lines)
     return text

@@ -19,6 +19,7 @@ from typing import Any
 
 from tripwire.options import Options
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, without_surrogates
+from tripwire.types import Event
 
 __all__ = [
     "CONTEXT_LINES",
@@ -133,7 +134,9 @@ def stacktrace_from_stack(
     For ``attach_stacktrace`` and thread stacks; ``include_source_context`` defaults to the
     option (the official SDK ignores the option here, event.md §6.2 Note).
     """
-    source = options.include_source_context if include_source_context is None else include_source_context
+    source = (
+        options.include_source_context if include_source_context is None else include_source_context
+    )
     return _stacktrace(_stack_entries(frame), options, source)
 
 
@@ -229,9 +232,9 @@ def _relative_filename(abs_path: str, module: str | None) -> str:
     stem = segments[-1].rsplit(".", 1)[0]
     count = len(parts) + (stem == "__init__")
     tail = segments[-count:]
-    if len(segments) > count and tail[: len(parts) - 1] == parts[:-1]:
-        if stem == "__init__" and tail[-2] == parts[-1] or stem == parts[-1]:
-            return "/".join(tail) if os.sep == "/" else os.sep.join(tail)
+    names_module = (stem == "__init__" and tail[-2] == parts[-1]) or stem == parts[-1]
+    if len(segments) > count and tail[: len(parts) - 1] == parts[:-1] and names_module:
+        return os.sep.join(tail)
     return abs_path
 
 
@@ -303,7 +306,9 @@ def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _locals(frame: FrameType, is_optimized: bool, max_repr: int, options: Options) -> dict[str, str]:
+def _locals(
+    frame: FrameType, is_optimized: bool, max_repr: int, options: Options
+) -> dict[str, str]:
     try:
         scope = frame.f_locals
     except Exception:
@@ -334,7 +339,7 @@ def _cut(text: str, max_length: int) -> str:
     return text if len(text) <= max_length else text[: max_length - 3] + "..."
 
 
-def mark_in_app(event: dict[str, Any], options: Options) -> None:
+def mark_in_app(event: Event, options: Options) -> None:
     """Set ``in_app`` on every frame of ``event`` that lacks it (event.md §6.1).
 
     Covers ``exception.values[*].stacktrace``, ``threads.values[*].stacktrace`` and a top-level
@@ -358,7 +363,7 @@ def mark_in_app(event: dict[str, Any], options: Options) -> None:
                 frame["in_app"] = decision
 
 
-def _stacktraces(event: dict[str, Any]) -> Iterable[dict[str, Any]]:
+def _stacktraces(event: Event) -> Iterable[dict[str, Any]]:
     for key in ("exception", "threads"):
         container = event.get(key)
         values = container.get("values") if isinstance(container, dict) else None
@@ -368,4 +373,3 @@ def _stacktraces(event: dict[str, Any]) -> Iterable[dict[str, Any]]:
                     yield value["stacktrace"]
     if isinstance(event.get("stacktrace"), dict):
         yield event["stacktrace"]
-
