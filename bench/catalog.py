@@ -261,6 +261,20 @@ SCENARIOS: tuple[Scenario, ...] = (
     _requests("wsgi"),
     _requests("asgi"),
     Scenario(
+        "inbox_ingest",
+        "11. Inbox ingest, 20-frame events",
+        "bench.scenarios.inbox_ingest",
+        ("tripwire",),
+        ("--events", "3000"),
+        ("--events", "300"),
+        (
+            Row("store_events_per_s", "Storage.store_event(), events/s", Target(">= 2,000/s", at_least=2000), 0),
+            Row("http_events_per_s", "POST to tripwire serve, 4 threads, events/s", Target(">= 2,000/s", at_least=2000), 0),
+            Row("store_issues", "issues after grouping (of 40 sites)", digits=0),
+        ),
+        rounds=2,
+    ),
+    Scenario(
         "floor",
         "12. The floor: the 25-frame stack walked by hand, no SDK",
         "bench.scenarios.floor",

@@ -11,6 +11,7 @@ import http.client
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -21,16 +22,24 @@ __all__ = ["main"]
 
 
 def _start_server(kind: str, sdk: str, dsn: str | None) -> tuple[subprocess.Popen[str], int | str]:
+    """Start the app server; returns it with its port, or with why it is unavailable."""
     command = [sys.executable, "-m", "bench.scenarios.app_server", "--kind", kind, "--sdk", sdk]
     if dsn:
         command += ["--dsn", dsn]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
-    assert server.stdout is not None
-    line = server.stdout.readline().strip()
-    if line.startswith("PORT "):
-        return server, int(line.split()[1])
-    server.wait(timeout=10)
-    return server, line or f"server exited with {server.returncode}"
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        server = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, env=os.environ.copy()
+        )
+        assert server.stdout is not None
+        line = server.stdout.readline().strip()
+        if line.startswith("PORT "):
+            return server, int(line.split()[1])
+        server.wait(timeout=10)
+        errors.seek(0)
+        last = (errors.read().strip().splitlines() or [""])[-1]
+    if server.returncode == EXIT_UNAVAILABLE:
+        return server, line.removeprefix("UNAVAILABLE ")
+    raise RuntimeError(f"the {sdk} {kind} server exited with {server.returncode}: {last}")
 
 
 def _drive(port: int, threads: int, requests: int, budget_s: float) -> tuple[list[int], float]:
@@ -78,7 +87,7 @@ def main(argv: list[str]) -> dict[str, object]:
     args = arguments.parse_args(argv)
     server, port = _start_server(args.kind, args.sdk, args.dsn)
     if isinstance(port, str):
-        return {"unavailable": port, "exit_code": server.returncode or EXIT_UNAVAILABLE}
+        return {"unavailable": port}
     try:
         _drive(port, args.threads, args.warmup, args.seconds)
         latencies, elapsed = _drive(port, args.threads, args.requests, args.seconds)

@@ -16,6 +16,7 @@ from bench.catalog import SCENARIOS, Target
 from bench.harness import REPO, ChildRun, child_env, run_child
 from bench.report import Outcome, median_figures, render_table
 from bench.scenarios.floor import REPR_CHARS, walk
+from bench.scenarios.inbox_ingest import make_events
 from bench.scenarios.workload import BenchError, descend
 from bench.sink import Sink
 
@@ -111,3 +112,12 @@ def test_run_py_runs_one_scenario_and_writes_the_json(tmp_path: Path) -> None:
     assert "12. The floor" in completed.stdout
     figures = json.loads(output.read_text())["scenarios"]["floor"]["figures"]
     assert figures["none"]["median_us"] > 0
+
+
+def test_inbox_events_have_twenty_frames_from_forty_sites() -> None:
+    events = make_events(80)
+
+    frames = events[0]["exception"]["values"][0]["stacktrace"]["frames"]
+    assert len(frames) == 20
+    assert len({event["exception"]["values"][0]["type"] for event in events}) == 40
+    assert len({event["event_id"] for event in events}) == 80
