@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+from tripwire.safe_repr import safe_repr
+
 __all__ = [
     "CYCLIC",
     "FAILED",
@@ -19,6 +21,7 @@ __all__ = [
     "MAX_DATABAG_DEPTH",
     "MAX_DATABAG_ITEMS",
     "MAX_DEPTH",
+    "MAX_ITEMS",
     "MAX_REPR_LENGTH",
     "Converter",
 ]
@@ -41,7 +44,12 @@ MAX_REPR_LENGTH = 1024
 CYCLIC = "<cyclic>"
 FAILED = "<failed to serialize, use init(debug=True) to see error logs>"
 
+# Items converted per event field outside databags: a DAG of shared lists stays cheap.
+MAX_ITEMS = 10_000
+
 _UNLIMITED = 1 << 62
+# Relay reads integers as i64/u64 (a larger one silently became 0): those travel as strings.
+_MIN_INT, _MAX_INT = -(1 << 63), (1 << 64) - 1
 _DEPTH_REMARK: dict[str, object] = {"rem": [["!limit", "x"]]}
 
 
@@ -64,7 +72,7 @@ class Converter:
         self.short = _UNLIMITED if max_length is None else max_length // 4
         self.custom_repr = custom_repr
         self.breadth = _UNLIMITED
-        self.items_left = _UNLIMITED
+        self.items_left = MAX_ITEMS
         self.pending: dict[str, Any] | None = None  # _meta of the value converted last
         self.visiting: set[int] = set()
 
@@ -75,8 +83,10 @@ class Converter:
         kind = type(value)
         if kind is str:
             return value if len(value) <= self.short else self.string(value)  # type: ignore[arg-type]
-        if kind is int or kind is bool or value is None:
+        if kind is bool or value is None:
             return value
+        if kind is int:
+            return value if _MIN_INT <= value <= _MAX_INT else self.repr(value)  # type: ignore[operator]
         if kind is float:
             return value if math.isfinite(value) else repr(value)  # type: ignore[arg-type]
         if kind is dict:
@@ -88,10 +98,8 @@ class Converter:
     def other(self, value: object, depth: int) -> object:
         if isinstance(value, str):
             return self.value(str.__str__(value), depth)
-        if isinstance(value, bool):
-            return bool(value)
         if isinstance(value, int):
-            return int.__int__(value)
+            return self.value(int.__int__(value), depth)
         if isinstance(value, float):
             return self.value(float.__float__(value), depth)
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -115,15 +123,7 @@ class Converter:
         return self.value(self.repr(value), depth)
 
     def repr(self, value: object) -> str:
-        if self.custom_repr is not None:
-            try:
-                shown = self.custom_repr(value)
-            except Exception:
-                logger.debug("custom_repr raised; using repr()", exc_info=True)
-            else:
-                if isinstance(shown, str):
-                    return shown[:MAX_REPR_LENGTH]
-        return _safe_repr(value, MAX_REPR_LENGTH)
+        return safe_repr(value, MAX_REPR_LENGTH, self.custom_repr)
 
     def string(self, text: str) -> str:
         """``text`` cut to ``max_length`` UTF-8 bytes (characters if not encodable) + ``...``."""
@@ -232,11 +232,12 @@ class Converter:
 
     def databag(self, value: object) -> object:
         """``value`` under the databag limits (event.md §7.2), its cuts noted in ``pending``."""
+        items_left = self.items_left
         self.breadth, self.items_left = MAX_DATABAG_BREADTH, MAX_DATABAG_ITEMS
         try:
             return self.value(value, MAX_DATABAG_DEPTH)
         finally:
-            self.breadth = self.items_left = _UNLIMITED
+            self.breadth, self.items_left = _UNLIMITED, items_left
 
     def identifier(self, value: object) -> object:
         """A scalar that must never be shortened: strings as they are, others converted."""
@@ -247,15 +248,6 @@ class Converter:
             return self.value(value, MAX_DEPTH)
         finally:
             self.short = short
-
-
-def _safe_repr(value: object, max_length: int) -> str:
-    # Stand-in for tripwire.safe_repr.safe_repr until that module lands.
-    try:
-        shown = repr(value)
-    except Exception:
-        return "<broken repr>"
-    return shown if len(shown) <= max_length else shown[: max_length - 3] + "..."
 
 
 def _length(value: object) -> int:

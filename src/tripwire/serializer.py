@@ -10,15 +10,17 @@ timestamps and enum-like fields are never shortened by ``max_value_length``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, Converter
+from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, MAX_ITEMS, Converter
 from tripwire.options import Options
 from tripwire.types import Event
 
@@ -26,7 +28,6 @@ __all__ = ["merge_meta", "serialize_event"]
 
 logger = logging.getLogger(__name__)
 
-_SCALARS = (str, int, float, bool, type(None))
 _IDENTIFIER_KEYS = frozenset(
     {
         "level", "platform", "logger", "server_name", "release", "environment", "dist",
@@ -39,6 +40,9 @@ _FRAME_IDENTIFIERS = frozenset(
     {"filename", "abs_path", "function", "module", "package", "platform", "instruction_addr"}
 )
 _HEX = frozenset("0123456789abcdef")
+# Relay rejects a tag whose name holds other characters, or whose value holds a line break.
+_TAG_NAME_INVALID = re.compile(r"[^A-Za-z0-9_.:\- ]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _event_id(value: object) -> str:
@@ -111,7 +115,44 @@ def _user(value: object, converter: Converter, options: Options) -> object:
     if not isinstance(converted, dict):
         converter.pending = None
         return None
+    data = converted.get("data")
+    if data is not None and not isinstance(data, dict):
+        converted["data"] = {"value": data}
+    for name, check in _USER_FIELDS.items():  # Relay's types; what does not fit moves to data
+        if name in converted and converted[name] is not None and not check(converted[name]):
+            if converted.get("data") is None:
+                converted["data"] = {}
+            converted["data"][name] = converted.pop(name)
     return converted
+
+
+def _is_primitive(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _is_ip_address(value: object) -> bool:
+    if value == "{{auto}}":
+        return True
+    try:
+        ipaddress.ip_address(value)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def _is_geo(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+_USER_FIELDS: dict[str, Callable[[object], bool]] = {
+    "id": _is_primitive,
+    "username": _is_primitive,
+    "email": lambda value: isinstance(value, str),
+    "name": lambda value: isinstance(value, str),
+    "segment": lambda value: isinstance(value, str),
+    "ip_address": _is_ip_address,
+    "geo": _is_geo,
+}
 
 
 def _tags(value: object, converter: Converter, options: Options) -> object:
@@ -121,9 +162,19 @@ def _tags(value: object, converter: Converter, options: Options) -> object:
     meta: dict[str, Any] = {}
     for key, item in value.items():
         name = key if type(key) is str else converter.key(key)
-        if not isinstance(item, _SCALARS):
-            item = converter.repr(item)
-        tags[name] = converter.value(item, 0)
+        if _TAG_NAME_INVALID.search(name):
+            name = _TAG_NAME_INVALID.sub("_", name)
+        if not name.strip():  # Relay rejects an empty tag name
+            continue
+        if item is not None and type(item) is not str:
+            item = converter.repr(item)  # Relay wants strings; a number may lose precision
+        converted = converter.value(item, 0)
+        if isinstance(converted, str):
+            if not converted.isprintable():
+                converted = _CONTROL.sub(" ", converted)
+            if not converted.strip():
+                converted = None  # Relay rejects an empty value; null it accepts
+        tags[name] = converted
         _take(converter, meta, name)
     _done(converter, meta)
     return tags
@@ -382,6 +433,7 @@ def serialize_event(event: Event, options: Options) -> Event:
     for key, value in event.items():
         if key == "_meta":
             continue
+        converter.items_left = MAX_ITEMS
         try:
             name = key if type(key) is str else converter.key(key)
             if name == "event_id":
