@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from typing import Any
 
 import pytest
 
 import tripwire
+from tests.integrations.conftest import SRC
 from tripwire.integrations import DEFAULT_INTEGRATIONS, Integration
 from tripwire.integrations.argv import ArgvIntegration
 from tripwire.integrations.modules import ModulesIntegration, installed_distributions
@@ -80,3 +83,16 @@ def test_argv_and_modules_can_be_disabled_separately() -> None:
     [event] = events
     assert "modules" not in event
     assert "sys.argv" not in event.get("extra", {})
+
+
+def test_integration_modules_are_never_shadowed_by_the_standard_library() -> None:
+    code = (
+        "from tripwire.integrations import logging, threading, asyncio, atexit; "
+        "print(logging.LoggingIntegration.identifier, threading.ThreadingIntegration.identifier,"
+        " asyncio.AsyncioIntegration.identifier, atexit.AtexitIntegration.identifier)"
+    )
+    env = dict(os.environ, PYTHONPATH=SRC)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["logging", "threading", "asyncio", "atexit"], result.stderr

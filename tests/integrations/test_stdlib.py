@@ -33,7 +33,7 @@ class _Answers(BaseHTTPRequestHandler):
 @pytest.fixture
 def server_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    Thread(target=server.serve_forever, daemon=True).start()
+    Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

@@ -8,15 +8,18 @@ imported, and the user's, and runs each class's ``setup_once`` once per process.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-import threading
 from collections.abc import Iterable
+from logging import getLogger
+from threading import Lock
 from typing import ClassVar
+
+# No `import logging`/`import threading` here: those names belong to the submodules
+# (`from tripwire.integrations import logging` must never give the standard library's).
 
 __all__ = ["DidNotEnable", "Integration", "setup_integrations"]
 
-logger = logging.getLogger(__name__)
+logger = getLogger(__name__)
 
 # Module path, class name: installed by default (scopes-and-options.md §7), sentry_sdk's
 # list. AsyncioIntegration and UnraisablehookIntegration are opt-in there and here.
@@ -41,7 +44,7 @@ AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 _installed: set[str] = set()
-_install_lock = threading.Lock()
+_install_lock = Lock()
 
 
 class DidNotEnable(Exception):

@@ -17,27 +17,20 @@ import functools
 import sys
 import weakref
 from asyncio import base_events
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
-from tripwire import api, scope
+from tripwire import api
 from tripwire.integrations import Integration
+from tripwire.integrations._scopes import Forks, enter, fork_scopes, leave
 from tripwire.integrations._unhandled import capture_unhandled
-from tripwire.scope import (
-    Scope,
-    get_client,
-    get_current_scope,
-    get_isolation_scope,
-    use_isolation_scope,
-    use_scope,
-)
+from tripwire.scope import get_client
 
 __all__ = ["AsyncioIntegration", "enable_asyncio_integration"]
 
 _TASK_CONTEXT = sys.version_info >= (3, 11)  # create_task(context=...) exists from 3.11
 # The scopes each task was created with, for errors the loop reports after the task ended.
-_task_scopes: weakref.WeakKeyDictionary[object, tuple[Scope, Scope]] = weakref.WeakKeyDictionary()
+_task_forks: weakref.WeakKeyDictionary[object, Forks] = weakref.WeakKeyDictionary()
 
 
 class AsyncioIntegration(Integration):
@@ -79,16 +72,12 @@ def _active() -> bool:
     return get_client().get_integration(AsyncioIntegration) is not None
 
 
-def _enter(isolation: Scope, current: Scope) -> None:
-    # Set directly, not through use_isolation_scope(): the context dies with the task, so
-    # there is nothing to restore, and a context manager left open would reset on collection.
-    scope._isolation_scope.set(isolation)
-    scope._current_scope.set(current)
-
-
-async def _inside_coroutine(coro: Coroutine[Any, Any, Any], scopes: tuple[Scope, Scope]) -> Any:
-    with use_isolation_scope(scopes[0]), use_scope(scopes[1]):
+async def _inside_coroutine(coro: Coroutine[Any, Any, Any], forks: Forks) -> Any:
+    tokens = enter(forks)
+    try:
         return await coro
+    finally:
+        leave(tokens)
 
 
 def _wrap_create_task(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,27 +85,19 @@ def _wrap_create_task(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_task(self: base_events.BaseEventLoop, coro: Any, **kwargs: Any) -> Any:
         if kwargs.get("context") is not None or not _active():
             return original(self, coro, **kwargs)
-        scopes = (get_isolation_scope().fork(), get_current_scope().fork())
+        forks = fork_scopes()
         if _TASK_CONTEXT:
+            # The context dies with the task: its scopes are set with nothing to restore.
             context = contextvars.copy_context()
-            context.run(_enter, *scopes)
+            context.run(enter, forks)
             kwargs["context"] = context
         elif isinstance(coro, Coroutine):
-            coro = _inside_coroutine(coro, scopes)
+            coro = _inside_coroutine(coro, forks)
         task = original(self, coro, **kwargs)
-        _task_scopes[task] = scopes
+        _task_forks[task] = forks
         return task
 
     return create_task
-
-
-@contextmanager
-def _inside(scopes: tuple[Scope, Scope] | None) -> Iterator[None]:
-    if scopes is None:
-        yield
-        return
-    with use_isolation_scope(scopes[0]), use_scope(scopes[1]):
-        yield
 
 
 def _wrap_exception_handler(
@@ -129,11 +110,15 @@ def _wrap_exception_handler(
             if isinstance(error, Exception) and _active():
                 owner = context.get("task") or context.get("future")
                 try:
-                    scopes = _task_scopes.get(owner) if owner is not None else None
+                    forks = _task_forks.get(owner) if owner is not None else None
                 except TypeError:  # an unhashable future-like object
-                    scopes = None
-                with _inside(scopes):
+                    forks = None
+                tokens = enter(forks) if forks is not None else None
+                try:
                     capture_unhandled(error, "asyncio")
+                finally:
+                    if tokens is not None:
+                        leave(tokens)
         original(self, context)
 
     return call_exception_handler

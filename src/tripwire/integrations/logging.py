@@ -88,25 +88,35 @@ _LOGGING_FILE = os.path.normcase(logging.__file__)
 
 def ignore_logger(name: str) -> None:
     """Never record breadcrumbs or events from logger ``name`` (an fnmatch pattern)."""
-    _ignored.add(name)
+    _ignored.add(str(name))
     _ignored_cache.clear()
 
 
 def unignore_logger(name: str) -> None:
     """Undo ``ignore_logger(name)``."""
-    _ignored.discard(name)
+    _ignored.discard(str(name))
     _ignored_cache.clear()
 
 
 def _is_ignored(name: str) -> bool:
     found = _ignored_cache.get(name)
     if found is None:
-        stripped = name.strip()
+        stripped = str(name).strip()
         found = any(fnmatch(stripped, pattern) for pattern in _ignored)
         if len(_ignored_cache) >= _MAX_CACHED_NAMES:
             _ignored_cache.clear()
         _ignored_cache[name] = found
     return found
+
+
+def _as_level(option: str, value: int | str | None) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        found = logging.getLevelName(value.upper())  # gives the number of a known name
+        if isinstance(found, int):
+            return found
+    raise ValueError(f"{option} must be a logging level like logging.INFO or 'INFO', got {value!r}")
 
 
 def sentry_level(levelno: int) -> str:
@@ -129,7 +139,7 @@ def _snapshot(value: object, depth: int = 0) -> object:
     if depth < _MAX_DEPTH:
         if isinstance(value, dict):
             items = list(value.items())[:_MAX_ITEMS]
-            return {str(key): _snapshot(item, depth + 1) for key, item in items}
+            return {_text(key): _snapshot(item, depth + 1) for key, item in items}
         if isinstance(value, (list, tuple, set, frozenset)):
             return [_snapshot(item, depth + 1) for item in list(value)[:_MAX_ITEMS]]
     return _bounded_repr(value)
@@ -265,6 +275,16 @@ def _add_breadcrumb(record: logging.LogRecord, message: str) -> None:
     api.add_breadcrumb(dict(crumb), hint={"log_record": record})
 
 
+def _handle(record: logging.LogRecord, wants_event: bool, wants_crumb: bool) -> None:
+    if _is_ignored(record.name):
+        return
+    message = _formatted(record)
+    if wants_event:  # the event first: an error record is not a crumb of its own event
+        _capture_record(record, message)
+    if wants_crumb:
+        _add_breadcrumb(record, message)
+
+
 def _guarded(action: Callable[[], None]) -> None:
     if _handling.get():
         return
@@ -286,15 +306,15 @@ class LoggingIntegration(Integration):
 
     def __init__(
         self,
-        level: int | None = DEFAULT_LEVEL,
-        event_level: int | None = DEFAULT_EVENT_LEVEL,
-        sentry_logs_level: int | None = DEFAULT_LEVEL,
+        level: int | str | None = DEFAULT_LEVEL,
+        event_level: int | str | None = DEFAULT_EVENT_LEVEL,
+        sentry_logs_level: int | str | None = DEFAULT_LEVEL,
         capture_sentry_logs: object = None,
     ) -> None:
         global _lowest_level
-        self.level = level
-        self.event_level = event_level
-        for threshold in (level, event_level):
+        self.level = _as_level("level", level)
+        self.event_level = _as_level("event_level", event_level)
+        for threshold in (self.level, self.event_level):
             if threshold is not None:
                 _lowest_level = min(_lowest_level, threshold)
 
@@ -302,17 +322,10 @@ class LoggingIntegration(Integration):
         """Turn ``record`` into an event and/or a breadcrumb, by level. Never raises."""
         wants_event = self.event_level is not None and record.levelno >= self.event_level
         wants_crumb = self.level is not None and record.levelno >= self.level
-        if not (wants_event or wants_crumb) or _is_ignored(record.name):
+        if not (wants_event or wants_crumb):
             return
 
-        def handle() -> None:
-            message = _formatted(record)
-            if wants_event:
-                _capture_record(record, message)
-            if wants_crumb:
-                _add_breadcrumb(record, message)
-
-        _guarded(handle)
+        _guarded(lambda: _handle(record, wants_event, wants_crumb))
 
     @staticmethod
     def setup_once() -> None:
@@ -338,16 +351,14 @@ class EventHandler(logging.Handler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not _is_ignored(record.name):
-            _guarded(lambda: _capture_record(record, _formatted(record)))
+        _guarded(lambda: _handle(record, wants_event=True, wants_crumb=False))
 
 
 class BreadcrumbHandler(logging.Handler):
     """A handler that records each record it gets as a breadcrumb, for explicit use."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not _is_ignored(record.name):
-            _guarded(lambda: _add_breadcrumb(record, _formatted(record)))
+        _guarded(lambda: _handle(record, wants_event=False, wants_crumb=True))
 
 
 SentryHandler = EventHandler  # sentry_sdk's older name

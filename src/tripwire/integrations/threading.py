@@ -12,21 +12,14 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
 from tripwire.integrations import Integration
+from tripwire.integrations._scopes import Forks, enter, fork_scopes, leave
 from tripwire.integrations._unhandled import capture_unhandled
-from tripwire.scope import (
-    Scope,
-    get_client,
-    get_current_scope,
-    get_isolation_scope,
-    use_isolation_scope,
-    use_scope,
-)
+from tripwire.scope import get_client
 
 __all__ = ["ThreadingIntegration"]
 
@@ -57,49 +50,38 @@ def _active() -> ThreadingIntegration | None:
     return integration if isinstance(integration, ThreadingIntegration) else None
 
 
-def _forks(integration: ThreadingIntegration) -> tuple[Scope, Scope] | None:
-    if not integration.propagate_scope:
-        return None
-    return get_isolation_scope().fork(), get_current_scope().fork()
-
-
-@contextmanager
-def _inside(scopes: tuple[Scope, Scope] | None) -> Iterator[None]:
-    if scopes is None:
-        yield
-        return
-    with use_isolation_scope(scopes[0]), use_scope(scopes[1]):
-        yield
+def _forks() -> Forks | None:
+    integration = _active()
+    return fork_scopes() if integration is not None and integration.propagate_scope else None
 
 
 def _wrap_start(original: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(original)
     def start(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-        integration = _active()
-        if integration is not None:
-            self.run = _wrap_run(self, self.run, _forks(integration))  # type: ignore[method-assign]
+        if _active() is not None:
+            forks, run = _forks(), self.run
+
+            def run_inside_scopes() -> None:
+                _run_thread(self, run, forks)
+
+            self.run = run_inside_scopes  # type: ignore[method-assign]
         original(self, *args, **kwargs)
 
     return start
 
 
-def _wrap_run(
-    thread: threading.Thread, run: Callable[[], None], scopes: tuple[Scope, Scope] | None
-) -> Callable[[], None]:
-    @functools.wraps(run)
-    def run_inside_scopes() -> None:
-        try:
-            with _inside(scopes):
-                try:
-                    run()
-                except Exception as exc:  # SystemExit ends a thread quietly, as threading does
-                    capture_unhandled(exc, "threading")
-                    setattr(thread, _REPORTED, exc)
-                    raise
-        finally:
-            vars(thread).pop("run", None)  # breaks thread -> wrapper -> bound run cycle
-
-    return run_inside_scopes
+def _run_thread(thread: threading.Thread, run: Callable[[], None], forks: Forks | None) -> None:
+    tokens = enter(forks) if forks is not None else None
+    try:
+        run()
+    except Exception as exc:  # SystemExit ends a thread quietly, as threading does
+        capture_unhandled(exc, "threading")  # still inside the thread's scopes
+        setattr(thread, _REPORTED, exc)
+        raise
+    finally:
+        if tokens is not None:
+            leave(tokens)
+        vars(thread).pop("run", None)  # breaks the thread -> wrapper -> bound run cycle
 
 
 def _wrap_submit(original: Callable[..., Future[T]]) -> Callable[..., Future[T]]:
@@ -107,19 +89,21 @@ def _wrap_submit(original: Callable[..., Future[T]]) -> Callable[..., Future[T]]
     def submit(
         self: ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> Future[T]:
-        integration = _active()
-        scopes = _forks(integration) if integration is not None else None
-        if scopes is not None:
-            fn = functools.partial(_call_inside, scopes, fn)
+        forks = _forks()
+        if forks is not None:
+            fn = functools.partial(_call_inside, forks, fn)
         return original(self, fn, *args, **kwargs)
 
     return submit
 
 
-def _call_inside(scopes: tuple[Scope, Scope], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _call_inside(forks: Forks, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     # The future keeps an executor task's exception for whoever asks: not sent from here.
-    with _inside(scopes):
+    tokens = enter(forks)
+    try:
         return fn(*args, **kwargs)
+    finally:
+        leave(tokens)
 
 
 def _wrap_excepthook(
