@@ -317,6 +317,9 @@ def _stacktrace(value: object, converter: Converter) -> object:
                 _take(converter, frames_meta, str(index))
             if frames_meta:
                 meta[name] = frames_meta
+            if not frames:  # Relay rejects an empty list of frames
+                converter.pending = meta or None
+                return None
             out[name] = frames
             continue
         out[name] = converter.value(item, MAX_DEPTH)
