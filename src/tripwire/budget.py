@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tripwire.meta import add_note, node_at
 from tripwire.options import DEFAULT_MAX_EVENT_BYTES, Options
 from tripwire.serializer import serialize_event
 
@@ -97,27 +98,6 @@ def encode_event(event: dict[str, Any], max_bytes: int = DEFAULT_MAX_EVENT_BYTES
 # -- where things are ----------------------------------------------------------------------------
 
 
-def _node(meta: dict[str, Any], path: Path) -> dict[str, Any]:
-    for key in path:
-        child = meta.get(key)
-        if not isinstance(child, dict):
-            child = meta[key] = {}
-        meta = child
-    return meta
-
-
-def _note(meta: dict[str, Any], path: Path, note: dict[str, Any]) -> None:
-    node = _node(meta, path)
-    current = node.get("")
-    merged = dict(current) if isinstance(current, dict) else {}
-    for key, value in note.items():
-        if key == "rem" and isinstance(merged.get("rem"), list):
-            merged["rem"] = [*merged["rem"], *value]
-        else:
-            merged[key] = value
-    node[""] = merged
-
-
 def _drop_meta_items(meta: dict[str, Any], path: Path, start: int, stop: int) -> None:
     """Items ``start:stop`` of the list at ``path`` are gone: renumber their notes."""
     node = meta
@@ -167,7 +147,7 @@ def _drop_vars(in_app_too: bool) -> Callable[[dict[str, Any], dict[str, Any], in
                 continue
             freed += len(_dumps(frame["vars"])) - _NOTE_BYTES
             frame["vars"] = None
-            _note(meta, (*path, "vars"), _REMOVED)
+            add_note(meta, (*path, "vars"), _REMOVED)
             if freed >= excess:
                 break
         return freed > 0
@@ -184,10 +164,10 @@ def _drop_breadcrumbs(event: dict[str, Any], meta: dict[str, Any], excess: int) 
     while count < len(values) and freed < excess:
         freed += len(_dumps(values[count])) + 1
         count += 1
-    original = _node(meta, ("breadcrumbs", "values")).get("", {}).get("len", len(values))
+    original = node_at(meta, ("breadcrumbs", "values")).get("", {}).get("len", len(values))
     del values[:count]
     _drop_meta_items(meta, ("breadcrumbs", "values"), 0, count)
-    _note(meta, ("breadcrumbs", "values"), {"len": original})
+    add_note(meta, ("breadcrumbs", "values"), {"len": original})
     return True
 
 
@@ -211,7 +191,7 @@ def _drop_middle_frames(event: dict[str, Any], meta: dict[str, Any], excess: int
     del frames[start:stop]
     trace["frames_omitted"] = [start, stop + (earlier if isinstance(earlier, int) else 0)]
     _drop_meta_items(meta, (*path, "frames"), start, stop)
-    _note(meta, (*path, "frames"), {"len": original})
+    add_note(meta, (*path, "frames"), {"len": original})
     return True
 
 
@@ -261,11 +241,13 @@ def _cut_strings(*sections: str) -> Callable[[dict[str, Any], dict[str, Any], in
         limit = max(limit, (total - excess) // count - _NOTE_BYTES)  # no more than needed
         changed = False
         for size, (path, container, key, text) in sized[:count]:
+            if size <= limit:
+                continue
             keep = len(text) * limit // size - 3  # characters, in proportion to encoded bytes
-            if size <= limit or keep >= len(text):
+            if keep >= len(text):
                 continue
             container[key] = text[:keep] + "..."
-            _note(meta, path, {"len": len(text), "rem": [["!limit", "x", keep, keep + 3]]})
+            add_note(meta, path, {"len": len(text), "rem": [["!limit", "x", keep, keep + 3]]})
             changed = True
         return changed
 
@@ -291,7 +273,7 @@ def _drop_sections(event: dict[str, Any], meta: dict[str, Any], excess: int) -> 
         else:
             del parent[path[-1]]
         if path != ("_meta",):
-            _note(meta, path, _REMOVED)
+            add_note(meta, path, _REMOVED)
         return True
     return False
 

@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, MAX_ITEMS, Converter
+from tripwire.meta import merge_meta
 from tripwire.options import Options
 from tripwire.types import Event
 
-__all__ = ["merge_meta", "serialize_event"]
+__all__ = ["serialize_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,23 +60,6 @@ def _timestamp(value: object, converter: Converter) -> object:
     if isinstance(value, (datetime, str)):
         return converter.identifier(value)
     return time.time()
-
-
-def merge_meta(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """Merge the ``_meta`` tree ``more`` into ``into``; remarks add up, other notes replace."""
-    for key, value in more.items():
-        mine = into.get(key)
-        if isinstance(mine, dict) and isinstance(value, dict):
-            if key == "":
-                merged = {**mine, **value}
-                if "rem" in mine and "rem" in value:
-                    merged["rem"] = [*mine["rem"], *value["rem"]]
-                into[key] = merged
-            else:
-                merge_meta(mine, value)
-        else:
-            into[key] = value
-    return into
 
 
 # -- the event's fields ---------------------------------------------------------------------------
