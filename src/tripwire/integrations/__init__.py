@@ -8,18 +8,31 @@ imported, and the user's, and runs each class's ``setup_once`` once per process.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-import threading
 from collections.abc import Iterable
+from logging import getLogger
+from threading import Lock
 from typing import ClassVar
+
+# No `import logging`/`import threading` here: those names belong to the submodules
+# (`from tripwire.integrations import logging` must never give the standard library's).
 
 __all__ = ["DidNotEnable", "Integration", "setup_integrations"]
 
-logger = logging.getLogger(__name__)
+logger = getLogger(__name__)
 
-# Module path, class name: installed by default (scopes-and-options.md §7).
-DEFAULT_INTEGRATIONS: tuple[tuple[str, str], ...] = ()
+# Module path, class name: installed by default (scopes-and-options.md §7), sentry_sdk's
+# list. AsyncioIntegration and UnraisablehookIntegration are opt-in there and here.
+DEFAULT_INTEGRATIONS: tuple[tuple[str, str], ...] = (
+    ("tripwire.integrations.argv", "ArgvIntegration"),
+    ("tripwire.integrations.atexit", "AtexitIntegration"),
+    ("tripwire.integrations.dedupe", "DedupeIntegration"),
+    ("tripwire.integrations.excepthook", "ExcepthookIntegration"),
+    ("tripwire.integrations.logging", "LoggingIntegration"),
+    ("tripwire.integrations.modules", "ModulesIntegration"),
+    ("tripwire.integrations.stdlib", "StdlibIntegration"),
+    ("tripwire.integrations.threading", "ThreadingIntegration"),
+)
 
 # Module path, class name, the framework module that must already be imported.
 AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
@@ -31,7 +44,7 @@ AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 _installed: set[str] = set()
-_install_lock = threading.Lock()
+_install_lock = Lock()
 
 
 class DidNotEnable(Exception):

@@ -1,0 +1,92 @@
+"""Running scenario scripts in fresh interpreters and reading their result lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios.child import RESULT_MARKER
+
+__all__ = ["REPO", "ChildRun", "child_env", "run_child"]
+
+REPO = Path(__file__).resolve().parent.parent
+_STDERR_TAIL_CHARS = 600
+
+
+@dataclass
+class ChildRun:
+    """One scenario process: its result line (if any), wall time, and how it ended."""
+
+    sdk: str
+    result: dict[str, Any] | None
+    wall_s: float
+    ended_wall: float
+    returncode: int
+    stderr_tail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        """Why this run has no usable figures, or None when it has."""
+        if self.result is not None and "unavailable" in self.result:
+            return f"n/a (not built yet: {self.result['unavailable']})"
+        if self.result is None or self.returncode != 0:
+            last = self.stderr_tail.strip().splitlines()[-1:] or [f"exit {self.returncode}"]
+            return f"failed: {last[0][:160]}"
+        return None
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every child: the repo's ``src`` first, no SENTRY_* settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SENTRY_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    return env
+
+
+def _parse_result(stdout: str) -> dict[str, Any] | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            found: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
+            return found
+    return None
+
+
+def run_child(
+    module: str, sdk: str, args: list[str], dsn: str | None, timeout_s: float
+) -> ChildRun:
+    """Run ``python -m <module> --sdk <sdk> [--dsn <dsn>] <args>`` and wait for it to end."""
+    command = [sys.executable, "-m", module, "--sdk", sdk]
+    if dsn is not None:
+        command += ["--dsn", dsn]
+    command += args
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            cwd=REPO,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        return ChildRun(
+            sdk, None, time.perf_counter() - started, time.time(), -9, stderr + "\ntimed out"
+        )
+    wall_s = time.perf_counter() - started
+    return ChildRun(
+        sdk=sdk,
+        result=_parse_result(completed.stdout),
+        wall_s=wall_s,
+        ended_wall=time.time(),
+        returncode=completed.returncode,
+        stderr_tail=completed.stderr[-_STDERR_TAIL_CHARS:],
+    )

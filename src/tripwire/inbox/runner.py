@@ -1,0 +1,97 @@
+"""Serving the inbox with uvicorn: in the foreground (``serve``) or from a thread (demo, tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+from tripwire.inbox.server import create_app
+from tripwire.inbox.storage import Storage
+
+__all__ = ["BackgroundInbox", "bind", "serve_forever"]
+
+STARTUP_TIMEOUT_S = 10.0
+
+
+def _config(storage: Storage, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(storage),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        ws="none",
+        server_header=False,
+    )
+
+
+def serve_forever(storage: Storage, sock: socket.socket) -> None:
+    """Serve on the bound ``sock`` until Ctrl-C or SIGTERM."""
+    host, port = sock.getsockname()[:2]
+    uvicorn.Server(_config(storage, host, port)).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: any free port); raises ``OSError``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    return sock
+
+
+class BackgroundInbox:
+    """The inbox served from a daemon thread, on ``port`` (0: any free port).
+
+    ``start()`` returns once it accepts connections; ``stop()`` writes what is queued and
+    ends the thread.
+    """
+
+    def __init__(self, storage: Storage, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.storage = storage
+        self.host = host
+        self._socket = bind(host, port)
+        self.port: int = self._socket.getsockname()[1]
+        self._server = uvicorn.Server(_config(storage, host, self.port))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def dsn(self) -> str:
+        """The default project's DSN."""
+        return self.storage.default_project().dsn(self.url)
+
+    def start(self) -> BackgroundInbox:
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the inbox did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(STARTUP_TIMEOUT_S)
+        self._socket.close()
+
+    def __enter__(self) -> BackgroundInbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

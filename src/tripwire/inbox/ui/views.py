@@ -1,0 +1,184 @@
+"""The web UI's routes: the issue list, an issue, status changes, an event's JSON.
+
+Pages are rendered on the server by Jinja2 with autoescaping on for every template, and
+served with a Content-Security-Policy that allows no script at all: a ``<script>`` inside
+an event is shown as text and could not run even if a template forgot to escape it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tripwire.inbox import queries
+from tripwire.inbox.console import ago
+from tripwire.inbox.grouping import message_of
+from tripwire.inbox.records import STATUSES
+from tripwire.inbox.search import SORTS
+from tripwire.inbox.storage import Storage
+from tripwire.inbox.ui import present
+
+__all__ = ["SECURITY_HEADERS", "templates", "ui_routes"]
+
+DEFAULT_QUERY = "is:unresolved"
+MAX_STATUS_BODY_BYTES = 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("tripwire.inbox.ui", "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.filters["ago"] = ago
+templates.filters["pretty"] = present.pretty
+templates.filters["when"] = lambda moment: datetime.fromtimestamp(moment).isoformat(
+    sep=" ", timespec="seconds"
+)
+
+
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.inbox.storage
+    return storage
+
+
+def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _not_found(what: str) -> HTMLResponse:
+    return _page("error.html", 404, title="Not found", message=what)
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def issue_list(request: Request) -> Response:
+    storage = _storage(request)
+    query = request.query_params.get("q", DEFAULT_QUERY)
+    sort = request.query_params.get("sort", "last_seen")
+    sort = sort if sort in SORTS else "last_seen"
+    found = queries.issues(storage, query, sort=sort, limit=200)
+    tabs = [
+        (label, f"/?{urlencode({'q': tab_query, 'sort': sort})}", query == tab_query)
+        for label, tab_query in (
+            ("Unresolved", "is:unresolved"),
+            ("Regressed", "is:regressed"),
+            ("Resolved", "is:resolved"),
+            ("Ignored", "is:ignored"),
+            ("All", ""),
+        )
+    ]
+    return _page(
+        "issues.html",
+        issues=found,
+        histograms=queries.histograms(storage, [i.id for i in found]),
+        query=query,
+        sort=sort,
+        sorts=list(SORTS),
+        tabs=tabs,
+        dsn=storage.default_project().dsn(_base_url(request)),
+        now=time.time(),
+    )
+
+
+def issue_page(request: Request) -> Response:
+    storage = _storage(request)
+    issue = queries.issue(storage, request.path_params["issue_id"])
+    if issue is None:
+        return _not_found("There is no such issue.")
+    wanted = request.query_params.get("event")
+    event = queries.event(storage, wanted) if wanted else queries.latest_event(storage, issue.id)
+    if event is None or event.issue_id != issue.id:
+        if wanted:
+            return _not_found("This issue has no such event.")
+        event = None
+    body = event.body if event else {}
+    return _page(
+        "issue.html",
+        issue=issue,
+        event=event,
+        body=body,
+        exceptions=present.exception_views(body),
+        threads=present.thread_groups(body),
+        message=message_of(body),
+        breadcrumbs=present.breadcrumbs_of(body),
+        event_tags=present.pairs(body.get("tags")),
+        issue_tags=queries.issue_tags(storage, issue.id),
+        contexts=[
+            (name, present.pairs(value))
+            for name, value in (body.get("contexts") or {}).items()
+            if isinstance(value, dict)
+        ]
+        if isinstance(body.get("contexts"), dict)
+        else [],
+        request_rows=present.request_of(body),
+        user=present.pairs(body.get("user")),
+        extra=present.pairs(body.get("extra")),
+        sdk=body.get("sdk") if isinstance(body.get("sdk"), dict) else {},
+        other_events=queries.issue_events(storage, issue.id, limit=50),
+        hours=queries.histograms(storage, [issue.id])[issue.id],
+        statuses=STATUSES,
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    """Refuse cross-site form posts: a page elsewhere must not resolve issues here."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def set_status(request: Request) -> Response:
+    if not _same_origin(request):
+        return _page("error.html", 403, title="Forbidden", message="Cross-site request refused.")
+    body = await request.body()
+    fields = parse_qs(body[:MAX_STATUS_BODY_BYTES].decode("utf-8", "replace"))
+    status = (fields.get("status") or [""])[0]
+    if status not in STATUSES:
+        return _page("error.html", 400, title="Bad request", message="Unknown status.")
+    issue_id = request.path_params["issue_id"]
+    if not _storage(request).set_status(issue_id, status):
+        return _not_found("There is no such issue.")
+    return RedirectResponse(f"/issues/{issue_id}", status_code=303)
+
+
+def event_json(request: Request) -> Response:
+    event = queries.event(_storage(request), request.path_params["event_id"].replace("-", ""))
+    if event is None:
+        return _not_found("There is no such event.")
+    return Response(
+        json.dumps(event.body, indent=2, sort_keys=True),
+        media_type="application/json",
+        headers=SECURITY_HEADERS,
+    )
+
+
+def ui_routes() -> list[BaseRoute]:
+    return [
+        Route("/", issue_list, methods=["GET"]),
+        Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
+        Route("/issues/{issue_id:int}/status", set_status, methods=["POST"]),
+        Route("/events/{event_id}.json", event_json, methods=["GET"]),
+        Mount("/static", StaticFiles(packages=[("tripwire.inbox.ui", "static")]), name="static"),
+    ]

@@ -1,0 +1,56 @@
+"""At interpreter exit, send what is still queued: ``client.close`` within ``shutdown_timeout``.
+
+The transport's worker is a daemon thread, so without this whatever is queued when the
+program ends is lost. Runs on the main thread during shutdown.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import ClassVar
+
+from tripwire import api
+from tripwire.integrations import Integration
+from tripwire.scope import get_client
+
+__all__ = ["AtexitIntegration", "default_callback"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_callback(pending: int, timeout: float) -> None:
+    """Tell the user on stderr why the program has not ended yet."""
+    key = "Break" if os.name == "nt" else "C"
+    sys.stderr.write(
+        f"tripwire is attempting to send {pending} pending events\n"
+        f"Waiting up to {timeout} seconds\n"
+        f"Press Ctrl-{key} to quit\n"
+    )
+    sys.stderr.flush()
+
+
+class AtexitIntegration(Integration):
+    """Closes the client at exit; ``callback(pending, timeout)`` runs if sending takes time."""
+
+    identifier: ClassVar[str] = "atexit"
+
+    def __init__(self, callback: Callable[[int, float], None] | None = None) -> None:
+        self.callback = default_callback if callback is None else callback
+
+    @staticmethod
+    def setup_once() -> None:
+        atexit.register(_shutdown)
+
+
+def _shutdown() -> None:
+    with api._internal_errors_logged():
+        client = get_client()
+        integration = client.get_integration(AtexitIntegration)
+        if not isinstance(integration, AtexitIntegration):
+            return
+        logger.debug("shutting down: closing the client")
+        client.close(callback=integration.callback)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.inbox.conftest import make_event
+from tripwire.inbox import queries
+from tripwire.inbox.storage import SCHEMA_VERSION, Storage, StorageError, default_db_path
+
+
+def test_new_database_is_in_wal_mode_at_the_schema_version_with_a_default_project(
+    tmp_path: Path,
+) -> None:
+    with Storage(tmp_path / "sub" / "db.sqlite3") as storage:
+        project = storage.default_project()
+        assert (project.id, project.name) == (1, "default")
+        assert len(project.public_key) == 32
+    conn = sqlite3.connect(tmp_path / "sub" / "db.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_reopening_keeps_the_default_project_key(tmp_path: Path) -> None:
+    with Storage(tmp_path / "db") as first:
+        key = first.default_project().public_key
+    with Storage(tmp_path / "db") as second:
+        assert key == second.default_project().public_key
+
+
+def test_a_database_from_a_newer_tripwire_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StorageError, match="upgrade tripwire"):
+        Storage(tmp_path / "db")
+
+
+def test_db_path_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRIPWIRE_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert tmp_path / "tripwire" / "inbox.sqlite3" == default_db_path()
+    monkeypatch.setenv("TRIPWIRE_DB", str(tmp_path / "x.db"))
+    assert tmp_path / "x.db" == default_db_path()
+
+
+def test_project_names_are_unique(storage: Storage) -> None:
+    storage.create_project("web")
+    with pytest.raises(StorageError, match="exists already"):
+        storage.create_project("web")
+
+
+def test_repeated_errors_count_on_one_issue_and_duplicates_are_skipped(storage: Storage) -> None:
+    first = make_event()
+    stored = storage.store_events(1, [first, make_event(), first])
+    assert [s.is_new_issue for s in stored[:2]] == [True, False]
+    assert stored[2].id is None
+    [issue] = queries.issues(storage)
+    assert issue.times_seen == 2
+    assert {"checkout_step": [("pay", 2)]}.items() <= queries.issue_tags(storage, issue.id).items()
+    assert sum(queries.histograms(storage, [issue.id])[issue.id]) == 2
+
+
+def test_resolved_issue_that_recurs_is_a_regression(storage: Storage) -> None:
+    issue_id = storage.store_event(1, make_event()).issue_id
+    storage.set_status(issue_id, "resolved")
+    assert queries.issues(storage, "is:unresolved") == []
+    again = storage.store_event(1, make_event())
+    assert again.is_regression
+    issue = queries.issue(storage, issue_id)
+    assert issue is not None
+    assert (issue.status, issue.is_regression) == ("unresolved", True)
+    assert [issue_id] == [i.id for i in queries.issues(storage, "is:regressed")]
+
+
+def test_ignored_issue_stays_ignored_but_counts(storage: Storage) -> None:
+    issue_id = storage.store_event(1, make_event()).issue_id
+    storage.set_status(issue_id, "ignored")
+    storage.store_event(1, make_event())
+    issue = queries.issue(storage, issue_id)
+    assert issue is not None
+    assert (issue.status, issue.times_seen) == ("ignored", 2)
+
+
+def test_a_failing_batch_stores_nothing(storage: Storage) -> None:
+    with pytest.raises(KeyError):
+        storage.store_events(1, [make_event(), {"message": "no event_id"}])
+    assert queries.events_after(storage, 0) == []
+    assert queries.issues(storage, "") == []
+
+
+def test_search_by_level_tag_status_and_text(storage: Storage) -> None:
+    storage.store_event(1, make_event(exc_type="KeyError", value="k", tags={"region": "eu"}))
+    storage.store_event(1, make_event(exc_type="TimeoutError", level="warning"))
+
+    def titles(query: str) -> list[str]:
+        return sorted(i.title.split(":")[0] for i in queries.issues(storage, query))
+
+    assert titles("level:warning") == ["TimeoutError"]
+    assert titles('region:"eu" is:unresolved') == ["KeyError"]
+    assert titles("keyerr") == ["KeyError"]
+    assert titles("release:shop@1.0") == ["KeyError", "TimeoutError"]
+    assert titles("is:resolved") == []
+    assert titles("100%_match") == []
+
+
+def test_retention_removes_old_events_and_caps_events_per_issue(storage: Storage) -> None:
+    storage.set_setting("max_events_per_issue", 2)
+    for _ in range(4):
+        storage.store_event(1, make_event())
+    assert storage.prune() == 2
+    [issue] = queries.issues(storage)
+    assert len(queries.issue_events(storage, issue.id)) == 2
+    assert issue.times_seen == 4
+    storage.set_setting("retention_days", 1)
+    assert storage.prune(now=time.time() + 2 * 86400) == 2
+    assert queries.issues(storage, "") == []
+
+
+def test_unknown_settings_are_errors(storage: Storage) -> None:
+    with pytest.raises(StorageError):
+        storage.set_setting("nope", 1)

@@ -1,0 +1,214 @@
+"""The web UI in headless Chromium: list, search, issue page, resolve, escaping."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.inbox.conftest import envelope, envelope_url, make_event, post
+from tripwire.inbox.runner import BackgroundInbox
+from tripwire.inbox.storage import Storage
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundInbox]:
+    """One inbox for the module, filled with issues the tests do not share."""
+    storage = Storage(tmp_path_factory.mktemp("ui") / "inbox.sqlite3")
+    rich = make_event(
+        exc_type="PaymentFailed",
+        value="could not charge order 17",
+        user={"id": "u-1001", "email": "ada@example.com"},
+        request={
+            "method": "POST",
+            "url": "http://shop.test/checkout",
+            "headers": {"Accept": "*/*"},
+        },
+        contexts={"runtime": {"name": "CPython", "version": "3.12.3"}},
+        tags={"region": "eu-west"},
+    )
+    [payment] = rich["exception"]["values"]
+    cause = make_event(exc_type="ConnectionRefusedError", value="[Errno 111] refused")
+    [cause_value] = cause["exception"]["values"]
+    cause_value["mechanism"] = {"type": "chained", "source": "__cause__", "exception_id": 1}
+    rich["exception"]["values"] = [cause_value, payment]
+    batch: list[dict[str, Any]] = [rich]
+    batch += [make_event(exc_type="KeyError", value=f"'user_{n}'") for n in range(4)]
+    batch.append(make_event(exc_type="TimeoutError", value="slow", level="warning"))
+    batch.append(make_event(exc_type="ResolveMe", value="fix me"))
+    batch.append(make_event(exc_type="IgnoreMe", value="noise"))
+    storage.store_events(1, batch)
+    with BackgroundInbox(storage) as running:
+        key = storage.default_project().public_key
+        hostile = make_event(
+            exc_type="RuntimeError",
+            value=HOSTILE,
+            tags={"evil": HOSTILE},
+            breadcrumbs={"values": [{"message": HOSTILE, "category": "x"}]},
+        )
+        hostile["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"] = {"v": HOSTILE}
+        assert post(envelope_url(running), envelope(hostile), key=key).status == 200
+        yield running
+    storage.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _row(page: Page, title: str) -> Any:
+    return page.locator("tr.issue", has_text=title)
+
+
+def test_list_shows_grouped_issues_with_counts(page: Page, ui: BackgroundInbox) -> None:
+    page.goto(ui.url)
+    expect(_row(page, "KeyError")).to_have_count(1)
+    expect(_row(page, "KeyError").locator(".count")).to_have_text("4")
+    expect(_row(page, "PaymentFailed").locator(".culprit")).to_have_text("app.views in compute")
+    expect(_row(page, "KeyError").locator("svg.histogram rect")).to_have_count(24)
+
+
+def test_search_box_filters_by_level_tag_and_text(page: Page, ui: BackgroundInbox) -> None:
+    page.goto(ui.url)
+    page.fill("input[name=q]", "is:unresolved level:warning")
+    page.click("header button[type=submit]")
+    expect(page.locator("tr.issue")).to_have_count(1)
+    expect(page.locator("tr.issue .title")).to_have_text("TimeoutError: slow")
+
+    page.fill("input[name=q]", "region:eu-west")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("tr.issue .title")).to_have_text(
+        ["PaymentFailed: could not charge order 17"]
+    )
+
+    page.fill("input[name=q]", "no such words")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator(".empty .dsn")).to_contain_text(f"@127.0.0.1:{ui.port}/1")
+
+
+def test_sort_by_events_puts_the_busiest_issue_first(page: Page, ui: BackgroundInbox) -> None:
+    page.goto(ui.url)
+    page.select_option("select[name=sort]", "times_seen")
+    page.click("nav button[type=submit]")
+    expect(page.locator("tr.issue .title").first).to_have_text("KeyError: 'user_3'")
+
+
+def test_issue_page_shows_chain_frames_locals_and_event_data(
+    page: Page, ui: BackgroundInbox
+) -> None:
+    page.goto(ui.url)
+    page.click("text=PaymentFailed: could not charge order 17")
+    expect(page.locator("h1.title")).to_have_text("PaymentFailed: could not charge order 17")
+    lines = page.locator(".exc-line")
+    expect(lines).to_have_text(
+        ["ConnectionRefusedError: [Errno 111] refused", "PaymentFailed: could not charge order 17"]
+    )
+    expect(page.locator(".chain-text")).to_have_text(
+        "The above exception was the direct cause of the following exception:"
+    )
+    in_app = page.locator(".exception").last.locator("li.frame.in-app")
+    expect(in_app).to_have_count(2)
+    expect(in_app.last.locator("tr.current")).to_contain_text("return compute(request)")
+    expect(in_app.last.locator(".locals")).to_contain_text("<Request '/'>")
+    folded = page.locator(".exception").last.locator("li.folded details")
+    expect(folded).not_to_have_attribute("open", "")
+    expect(folded.locator("summary")).to_have_text("1 frame outside the app")
+    expect(page.locator(".breadcrumbs")).to_contain_text("cart loaded")
+    expect(page.locator("main")).to_contain_text("ada@example.com")
+    expect(page.locator("main")).to_contain_text("http://shop.test/checkout")
+    expect(page.locator("main")).to_contain_text("Context: runtime")
+    expect(page.locator(".other-events li")).to_have_count(1)
+
+
+def test_resolve_and_ignore_change_the_status_and_the_lists(
+    page: Page, ui: BackgroundInbox
+) -> None:
+    page.goto(ui.url)
+    page.click("text=ResolveMe: fix me")
+    page.click("button:has-text('Resolve')")
+    expect(page.locator("#status")).to_have_text("resolved")
+    page.goto(ui.url)
+    expect(_row(page, "ResolveMe")).to_have_count(0)
+    page.click("nav a:text-is('Resolved')")
+    expect(_row(page, "ResolveMe")).to_have_count(1)
+
+    page.goto(ui.url)
+    page.click("text=IgnoreMe: noise")
+    page.click("button:has-text('Ignore')")
+    expect(page.locator("#status")).to_have_text("ignored")
+    page.click("button:has-text('Unresolve')")
+    expect(page.locator("#status")).to_have_text("unresolved")
+
+
+def test_a_resolved_issue_that_recurs_shows_as_regressed(page: Page, ui: BackgroundInbox) -> None:
+    key = ui.storage.default_project().public_key
+    first = make_event(exc_type="ComesBack", value="again")
+    assert post(envelope_url(ui), envelope(first), key=key).status == 200
+    page.goto(f"{ui.url}/?q=ComesBack")
+    page.click("text=ComesBack: again")
+    page.click("button:has-text('Resolve')")
+    expect(page.locator("#status")).to_have_text("resolved")
+    second = make_event(exc_type="ComesBack", value="again")
+    assert post(envelope_url(ui), envelope(second), key=key).status == 200
+    page.reload()
+    expect(page.locator(".issue-head .badge.regressed")).to_have_count(1)
+    page.goto(f"{ui.url}/?q=is:regressed")
+    expect(_row(page, "ComesBack")).to_have_count(1)
+
+
+def test_markup_in_events_is_shown_as_text_and_never_runs(page: Page, ui: BackgroundInbox) -> None:
+    page.goto(ui.url)
+    expect(page.locator("tr.issue .title", has_text="RuntimeError")).to_have_text(
+        f"RuntimeError: {HOSTILE}"
+    )
+    page.locator("tr.issue .title", has_text="RuntimeError").click()
+    expect(page.locator(".exc-value")).to_have_text(HOSTILE)
+    expect(page.locator(".breadcrumbs")).to_contain_text(HOSTILE)
+    expect(page.locator(".tag-counts")).to_contain_text(HOSTILE)
+    expect(page.locator("main script, main img")).to_have_count(0)
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_status_change_from_another_site_is_refused(ui: BackgroundInbox) -> None:
+    request = urllib.request.Request(
+        f"{ui.url}/issues/1/status",
+        data=b"status=resolved",
+        headers={"Origin": "http://evil.test", "Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    refused.value.close()

@@ -1,0 +1,122 @@
+"""Fixtures for the default integrations: recorded events, and a tiny HTTP collector that
+subprocesses send to."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tripwire.envelope import parse_envelope
+from tripwire.testing import capture_events
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+# A transport for subprocesses: a daemon thread POSTs each envelope to TRIPWIRE_TEST_URL, so
+# whatever is still queued at exit is lost unless something flushes (the atexit integration).
+PRELUDE = textwrap.dedent(
+    """
+    import os, queue, threading, urllib.request
+    import tripwire
+    from tripwire.transport.base import Transport
+
+    class PostingTransport(Transport):
+        def __init__(self):
+            super().__init__()
+            self.queue = queue.Queue()
+            threading.Thread(target=self.work, daemon=True).start()
+
+        def capture_envelope(self, envelope):
+            self.queue.put(envelope.serialize())
+
+        def work(self):
+            while True:
+                body = self.queue.get()
+                try:
+                    urllib.request.urlopen(os.environ["TRIPWIRE_TEST_URL"], data=body).read()
+                finally:
+                    self.queue.task_done()
+
+        def flush(self, timeout, callback=None):
+            done = threading.Event()
+            threading.Thread(target=lambda: (self.queue.join(), done.set()), daemon=True).start()
+            return done.wait(timeout)
+    """
+)
+
+
+class TinyCollector:
+    """Records the envelopes POSTed to it; ``delay`` holds every answer back that long."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.release = threading.Event()
+        self.release.set()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                collector.bodies.append(body)
+                collector.release.wait(30)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/1/envelope/"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        found = [parse_envelope(body).get_event() for body in list(self.bodies)]
+        return [event for event in found if event is not None]
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def tiny_collector() -> Iterator[TinyCollector]:
+    collector = TinyCollector()
+    yield collector
+    collector.close()
+
+
+def run_script(
+    body: str, collector: TinyCollector, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run PRELUDE + ``body`` in a fresh interpreter importing this worktree's tripwire."""
+    env = dict(os.environ, PYTHONPATH=SRC, TRIPWIRE_TEST_URL=collector.url)
+    env.pop("PYTHONSTARTUP", None)
+    return subprocess.run(
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(body)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+@pytest.fixture
+def events() -> Iterator[list[dict[str, Any]]]:
+    """``init()`` with a recording transport and the default integrations."""
+    with capture_events() as captured:
+        yield captured

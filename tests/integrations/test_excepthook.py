@@ -1,0 +1,114 @@
+"""The excepthook integration: uncaught exceptions are sent, then the previous hook runs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from tests.integrations.conftest import TinyCollector, run_script
+from tests.relay import assert_valid_event
+from tripwire.integrations.excepthook import ExcepthookIntegration
+from tripwire.testing import capture_events
+
+
+def _uncaught(error: BaseException) -> None:
+    try:
+        raise error
+    except BaseException as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def test_uncaught_exception_in_a_real_process_reaches_the_server(
+    tiny_collector: TinyCollector,
+) -> None:
+    result = run_script(
+        """
+        tripwire.init(transport=PostingTransport())
+        tripwire.set_tag("stage", "boot")
+        raise ZeroDivisionError("config ratio is zero")
+        """,
+        tiny_collector,
+    )
+    assert result.returncode == 1
+    assert "ZeroDivisionError: config ratio is zero" in result.stderr  # the previous hook ran
+    [event] = tiny_collector.events
+    assert_valid_event(event)
+    [exception] = event["exception"]["values"]
+    assert exception["type"] == "ZeroDivisionError"
+    assert exception["mechanism"] == {"type": "excepthook", "handled": False}
+    assert event["tags"] == {"stage": "boot"}
+    assert "excepthook" in event["sdk"]["integrations"]
+
+
+def test_an_error_logged_then_reraised_is_sent_once(tiny_collector: TinyCollector) -> None:
+    result = run_script(
+        """
+        import logging
+        tripwire.init(transport=PostingTransport())
+        try:
+            raise KeyError("user")
+        except KeyError:
+            logging.getLogger("app").exception("lookup failed")
+            raise
+        """,
+        tiny_collector,
+    )
+    assert result.returncode == 1
+    [event] = tiny_collector.events
+    assert event["exception"]["values"][0]["mechanism"]["type"] == "logging"
+
+
+def test_ctrl_c_is_not_sent(tiny_collector: TinyCollector) -> None:
+    result = run_script(
+        """
+        tripwire.init(transport=PostingTransport())
+        tripwire.capture_message("before the interrupt")
+        raise KeyboardInterrupt
+        """,
+        tiny_collector,
+    )
+    assert result.returncode != 0
+    assert [e.get("message") for e in tiny_collector.events] == ["before the interrupt"]
+
+
+def test_excepthook_sends_through_the_previous_hook(events: list[dict[str, Any]]) -> None:
+    _uncaught(LookupError("gone"))
+    [event] = events
+    assert event["exception"]["values"][0]["mechanism"] == {
+        "type": "excepthook",
+        "handled": False,
+    }
+
+
+@pytest.mark.parametrize("code", [0, None])
+def test_clean_system_exit_is_not_sent(events: list[dict[str, Any]], code: int | None) -> None:
+    sys.excepthook(SystemExit, SystemExit(code), None)
+    assert events == []
+
+
+def test_failing_system_exit_is_sent(events: list[dict[str, Any]]) -> None:
+    _uncaught(SystemExit("fatal: no config"))
+    assert len(events) == 1
+
+
+def test_interactive_shell_is_skipped_unless_always_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)
+    with capture_events() as events:
+        _uncaught(NameError("typo"))
+    assert events == []
+    with capture_events(integrations=[ExcepthookIntegration(always_run=True)]) as events:
+        _uncaught(NameError("typo"))
+    assert len(events) == 1
+
+
+def test_always_run_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="always_run"):
+        ExcepthookIntegration(always_run="yes")  # type: ignore[arg-type]
+
+
+def test_disabled_excepthook_sends_nothing() -> None:
+    with capture_events(disabled_integrations=[ExcepthookIntegration]) as events:
+        _uncaught(LookupError("gone"))
+    assert events == []
