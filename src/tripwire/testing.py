@@ -191,7 +191,7 @@ class Collector:
         if self._server is not None:
             return self
         self._release.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
+        server = _QuietServer(("127.0.0.1", self.port), _handler_for(self))
         server.daemon_threads = True
         server.block_on_close = False
         self.port = server.server_address[1]
@@ -233,6 +233,11 @@ class Collector:
         with self._lock:
             self.requests.append(request)
             self._lock.notify_all()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that exits mid-request is expected here, not worth a traceback
 
 
 def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:

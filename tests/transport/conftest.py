@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import tripwire
 from tripwire.drops import DropCounter
 from tripwire.dsn import Dsn
 from tripwire.envelope import Envelope, Item
@@ -57,3 +61,32 @@ def make_transport(collector: Collector, spool_dir: Path) -> Iterator[MakeTransp
     collector.release()
     for transport in made:
         transport.close(0)
+
+
+RunScript = Callable[..., "subprocess.CompletedProcess[str]"]
+SRC = str(Path(tripwire.__file__).resolve().parents[1])
+
+
+def script_env(spool_dir: Path) -> dict[str, str]:
+    """The environment of a child Python: this checkout's tripwire, a private cache folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+    env["PYTHONPATH"] = SRC
+    env["XDG_CACHE_HOME"] = str(spool_dir.parent / "cache")
+    return env
+
+
+@pytest.fixture
+def run_script(spool_dir: Path) -> RunScript:
+    """Run Python ``code`` in a fresh interpreter, ``timeout`` bounding it; returns the result."""
+
+    def run(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            env=script_env(spool_dir),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run

@@ -201,6 +201,16 @@ class HttpSender:
         self._spotlight_delay = 0.0
         self.reset()
 
+    def prepare(self) -> None:
+        """Import what sending needs and build the pool (worker thread, under a fork guard)."""
+        import email.utils  # noqa: F401  (Retry-After dates)
+        import gzip  # noqa: F401
+        import urllib.request  # noqa: F401
+
+        "localhost".encode("idna")  # loads the codec now, not in the middle of a request
+        if self._dsn is not None and self._pool is None:
+            self._pool = make_pool(self._options, self._dsn, self._timeout_s)
+
     def reset(self) -> None:
         """Forget the pools (after a fork, the sockets belong to the parent)."""
         self._pool: urllib3.PoolManager | None = None

@@ -57,6 +57,8 @@ class Sender(Protocol):
 
     def mirror(self, outbound: Outbound) -> None: ...
 
+    def prepare(self) -> None: ...
+
     def reset(self) -> None: ...
 
 
@@ -72,15 +74,31 @@ def count_envelope(counter: drops.DropCounter, reason: str, envelope: Envelope) 
 
 
 _LIVE: weakref.WeakSet[Worker] = weakref.WeakSet()
+# Held while a worker imports its network modules. A fork waits for it: a child forked
+# mid-import would find that module's import lock held by a thread it does not have.
+_IMPORTING = threading.Lock()
 
 
-def _reset_after_fork() -> None:
+def _before_fork() -> None:
+    _IMPORTING.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _IMPORTING.release()
+
+
+def _after_fork_in_child() -> None:
+    _IMPORTING.release()
     for worker in list(_LIVE):
         worker._reset_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def _close_at_exit(ref: weakref.ref[Worker]) -> None:
@@ -135,6 +153,7 @@ class Worker:
         self._delay = 0.0
         self._spool_pending = self._spool is not None
         self._flush_requested = 0
+        self._flush_probed = 0
         self._flush_handled = 0
         self._flush_done = 0
         self.sent_events = 0
@@ -262,6 +281,11 @@ class Worker:
     # -- worker side ------------------------------------------------------------------------
 
     def _run(self) -> None:
+        with _IMPORTING:
+            try:
+                self._sender.prepare()
+            except Exception:
+                logger.exception("tripwire transport could not load its network modules")
         while True:
             try:
                 wait = self._pass()
@@ -363,12 +387,20 @@ class Worker:
 
     def _next(self, now: float) -> Outbound | None:
         """The next envelope to send (marked in flight), or None when there is none yet."""
-        if self._flush_requested > self._flush_handled:
-            self._flush_handled = self._flush_requested
+        if self._flush_requested > self._flush_probed:
+            self._flush_probed = self._flush_requested
             self._retry_at = min(self._retry_at, now)  # a flush probes a server in backoff
-            self._queue_report(now, force=True)
-        else:
-            self._queue_report(now, force=False)
+        self._queue_report(now, force=False)
+        while True:
+            outbound = self._sendable(now)
+            if outbound is not None or self._flush_handled >= self._flush_probed:
+                return outbound
+            # Drained for this flush: its report goes last, with every drop counted so far.
+            self._flush_handled = self._flush_probed
+            if not self._queue_report(now, force=True) or self._retry_at > now:
+                return None
+
+    def _sendable(self, now: float) -> Outbound | None:
         if self._retry_at > now or not self._sender.has_destination:
             return None
         while True:
@@ -416,11 +448,15 @@ class Worker:
                 self._replay.append(None)
         return True
 
-    def _queue_report(self, now: float, force: bool) -> None:
+    def _queue_report(self, now: float, force: bool) -> bool:
         report = self._reports.take(now, force)
-        if report is not None and self._sender.has_destination:
-            self._queue.append(report)
-            self._queue_bytes += len(report.body)
+        if report is None or not self._sender.has_destination:
+            return False
+        self._queue.append(report)
+        self._queue_bytes += len(report.body)
+        if self._offline and self._spool is not None:
+            self._spill_queue(everything=True)
+        return True
 
     def _sleep_for(self, now: float) -> float:
         wait = self._reports.seconds_until_due(now) + 0.01
