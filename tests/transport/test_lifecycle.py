@@ -109,7 +109,14 @@ def test_a_process_killed_mid_replay_leaves_the_rest_for_the_next(
     collector.default = Response(delay_s=0.01)
     collector.up()
     replaying = subprocess.Popen(
-        [sys.executable, "-c", JUST_INIT + "import time; time.sleep(60)\n", collector.dsn, str(spool_dir), "1"],
+        [
+            sys.executable,
+            "-c",
+            JUST_INIT + "import time; time.sleep(60)\n",
+            collector.dsn,
+            str(spool_dir),
+            "1",
+        ],
         env=script_env(spool_dir),
     )
     assert collector.wait_for_events(50, timeout=20)

@@ -199,7 +199,8 @@ class HttpSender:
         self._spotlight = spotlight_url(options)
         self._spotlight_retry_at = 0.0
         self._spotlight_delay = 0.0
-        self.reset()
+        self._pool: urllib3.PoolManager | None = None
+        self._spotlight_pool: urllib3.PoolManager | None = None
 
     def prepare(self) -> None:
         """Import what sending needs and build the pool (worker thread, under a fork guard)."""
@@ -213,8 +214,8 @@ class HttpSender:
 
     def reset(self) -> None:
         """Forget the pools (after a fork, the sockets belong to the parent)."""
-        self._pool: urllib3.PoolManager | None = None
-        self._spotlight_pool: urllib3.PoolManager | None = None
+        self._pool = None
+        self._spotlight_pool = None
 
     def send(self, outbound: Outbound) -> Outcome:
         if self._dsn is None:
