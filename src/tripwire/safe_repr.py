@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
-from itertools import chain, islice
+from contextlib import suppress
+from itertools import islice
 from typing import Any
 
 __all__ = [
@@ -143,7 +144,10 @@ def safe_repr(
             pass
         elif cls in _FAST_CONTAINERS:
             if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
-                text = _builtin_repr(value)
+                try:
+                    text = repr(value)
+                except Exception:  # a str or int subclass with a broken __repr__: walk instead
+                    text = None
         elif _shape_of(cls) is None:
             text = _object_repr(value)
         result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
@@ -196,14 +200,6 @@ def _repr(value: object, budget: int, depth: int, seen: set[int], custom: Custom
     return _object_repr(value)
 
 
-def _builtin_repr(value: object) -> str | None:
-    """The builtin repr of a container that passed ``_estimate``; None if an item fails."""
-    try:
-        return repr(value)
-    except Exception:  # a str or int subclass with a broken __repr__: walk instead
-        return None
-
-
 def _shape_of(cls: type) -> _Shape | None:
     try:
         return _SHAPES.get(cls.__repr__)
@@ -245,44 +241,46 @@ def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
         return -1
     if size == 0:
         return 11  # "frozenset()"
+    total = 12
+    items: Iterable[Any] = value
     if cls is dict:
-        if not _names_are_safe(value):
-            return -1
+        # Known names are short str/bytes, checked once: the common dict skips its keys.
+        if _safe_names.issuperset(value):
+            total += 8 * size
+        else:
+            keys = _column_estimate(value, depth)
+            if keys < 0 or not _names_are_safe(value):
+                return -1
+            total += keys + 2 * size
+        items = value.values()  # type: ignore[attr-defined]
     elif size == 2 and cls is not set and cls is not frozenset:
         first = value[0]  # type: ignore[index]
-        if type(first) in _NAME_TYPES and not _names_are_safe((first,)):
+        if type(first) in _NAME_TYPES and not _is_safe_name(first):
             return -1
-    if size <= _SMALL:
-        total = 12
-        for item in chain.from_iterable(value.items()) if cls is dict else value:  # type: ignore[attr-defined]
-            kind = type(item)
-            if kind is str:
-                total += len(item) + 4
-            elif kind is int:
-                bits = item.bit_length()
-                if bits > 64:
-                    return -1
-                total += bits * 3 // 10 + 5
-            elif kind in _FAST_CONTAINERS:
-                nested = _estimate(item, kind, depth + 1)
-                if nested < 0:
-                    return -1
-                total += nested + 2
-            elif kind in _FIXED_SIZE:
-                total += _SHORT + 2
-            elif kind is bytes:
-                total += 4 * len(item) + 5
-            else:
+    if size > _SMALL:
+        column = _column_estimate(items, depth)  # type: ignore[arg-type]
+        return total + column + 2 * size if column >= 0 else -1
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 4
+        elif kind is int:
+            bits = item.bit_length()
+            if bits > 64:
                 return -1
-        return total
-    if cls is dict:
-        keys = _column_estimate(value, depth)
-        values = _column_estimate(value.values(), depth)  # type: ignore[attr-defined]
-        if keys < 0 or values < 0:
+            total += bits * 3 // 10 + 5
+        elif kind in _FAST_CONTAINERS:
+            nested = _estimate(item, kind, depth + 1)
+            if nested < 0:
+                return -1
+            total += nested + 2
+        elif kind in _FIXED_SIZE:
+            total += _SHORT + 2
+        elif kind is bytes:
+            total += 4 * len(item) + 5
+        else:
             return -1
-        return keys + values + 4 * size + 12
-    column = _column_estimate(value, depth)
-    return column + 2 * size + 12 if column >= 0 else -1
+    return total
 
 
 def _column_estimate(column: Collection[Any], depth: int) -> int:
@@ -367,9 +365,8 @@ def _join_items(
     items: list[object], budget: int, depth: int, seen: set[int], custom: CustomRepr | None
 ) -> tuple[str, bool]:
     if custom is None and 0 <= _estimate(items, list, depth) <= budget * _FAST_FACTOR:
-        text = _builtin_repr(items)
-        if text is not None:
-            return text[1:-1], False
+        with suppress(Exception):  # a str or int subclass with a broken __repr__: walk instead
+            return repr(items)[1:-1], False
     parts: list[str] = []
     left = budget
     for item in items:
@@ -392,9 +389,8 @@ def _join_entries(
     if custom is None and _column_estimate(keys, depth) >= 0:
         entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
         if 0 <= _estimate(entries, dict, depth) <= budget * _FAST_FACTOR:
-            text = _builtin_repr(entries)
-            if text is not None:
-                return text[1:-1], False
+            with suppress(Exception):
+                return repr(entries)[1:-1], False
     parts: list[str] = []
     left = budget
     for key, item in zip(keys, values, strict=False):
