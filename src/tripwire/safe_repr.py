@@ -16,7 +16,7 @@ from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -59,6 +59,8 @@ class _Filtered:
 
 
 _FILTERED = _Filtered()
+_MAX_CACHED_CLASSES = 1024
+_class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
 _FIXED_SIZE = frozenset({float, bool, type(None), complex})  # repr at most _SHORT characters
 _SHORT = 52
@@ -67,26 +69,15 @@ _ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
 _FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 
-class _Shape:
+class _Shape(NamedTuple):
     """How to walk one kind of builtin container without calling its ``__repr__``."""
 
-    __slots__ = ("close", "empty", "is_mapping", "iterate", "open", "size")
-
-    def __init__(
-        self,
-        open_: str,
-        close: str,
-        empty: str,
-        iterate: Callable[[Any], Iterable[object]],
-        size: Callable[[Any], int],
-        is_mapping: bool = False,
-    ) -> None:
-        self.open = open_
-        self.close = close
-        self.empty = empty
-        self.iterate = iterate
-        self.size = size
-        self.is_mapping = is_mapping
+    open: str
+    close: str
+    empty: str
+    iterate: Callable[[Any], Iterable[object]]
+    size: Callable[[Any], int]
+    is_mapping: bool = False
 
 
 def _dict_shape(name: str) -> _Shape:
@@ -104,11 +95,7 @@ _SHAPES: dict[object, _Shape] = {
     tuple.__repr__: _Shape("(", ")", "()", tuple.__iter__, tuple.__len__),
     set.__repr__: _Shape("{", "}", "set()", set.__iter__, set.__len__),
     frozenset.__repr__: _Shape(
-        "frozenset({",
-        "})",
-        "frozenset()",
-        frozenset.__iter__,
-        frozenset.__len__,
+        "frozenset({", "})", "frozenset()", frozenset.__iter__, frozenset.__len__
     ),
     deque.__repr__: _Shape("deque([", "])", "deque([])", deque.__iter__, deque.__len__),
     dict.__repr__: _dict_shape("dict"),
@@ -137,6 +124,13 @@ def safe_repr(
         if cls is str:
             cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
             return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
+        if cls in _FAST_CONTAINERS:
+            try:
+                if 0 <= _estimate(value, cls, 0) <= max_length * _FAST_FACTOR:  # type: ignore[arg-type]
+                    cut = repr(value)
+                    return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
+            except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
+                pass
     budget = max(max_length, 1)
     try:
         text: str | None = None
@@ -148,8 +142,10 @@ def safe_repr(
                     text = repr(value)
                 except Exception:  # a str or int subclass with a broken __repr__: walk instead
                     text = None
-        elif _shape_of(cls) is None:
-            text = _object_repr(value)
+        else:
+            shape, hook = _traits(cls)
+            if shape is None:
+                text = _object_repr(value, hook)
         result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
     except Exception:  # a hostile item, or a container another thread changed mid-walk
         result = _broken(value)
@@ -181,7 +177,7 @@ def without_surrogates(text: str) -> str:
 def _repr(value: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None) -> str:
     cls = type(value)
     if custom is not None:
-        shape = _shape_of(cls)
+        shape = _traits(cls)[0]
         if shape is not None:
             return _walk(value, shape, budget, depth, seen, custom)
         text = _custom_text(value, custom)
@@ -194,17 +190,26 @@ def _repr(value: object, budget: int, depth: int, seen: set[int], custom: Custom
         return repr(value) if bits <= _MAX_INT_BITS else f"<int of {bits} bits>"
     if cls in _FIXED_SIZE:
         return repr(value)
-    shape = _shape_of(cls)
+    shape, hook = _traits(cls)
     if shape is not None:
         return _walk(value, shape, budget, depth, seen, custom)
-    return _object_repr(value)
+    return _object_repr(value, hook)
 
 
-def _shape_of(cls: type) -> _Shape | None:
-    try:
-        return _SHAPES.get(cls.__repr__)
-    except Exception:  # a metaclass that breaks attribute lookup
-        return None
+def _traits(cls: type) -> tuple[_Shape | None, Callable[[Any], object] | None]:
+    """How to repr instances of ``cls``: a container shape to walk, or a ``__sentry_repr__``."""
+    traits = _class_traits.get(cls)
+    if traits is None:
+        try:
+            shape = _SHAPES.get(cls.__repr__)
+            hook = getattr(cls, "__sentry_repr__", None)
+        except Exception:  # a metaclass that breaks attribute lookup
+            shape, hook = None, None
+        traits = (shape, hook if callable(hook) else None)
+        if len(_class_traits) >= _MAX_CACHED_CLASSES:
+            _class_traits.clear()
+        _class_traits[cls] = traits
+    return traits
 
 
 def _custom_text(value: object, custom: CustomRepr) -> str | None:
@@ -217,10 +222,9 @@ def _custom_text(value: object, custom: CustomRepr) -> str | None:
     return without_surrogates(str.__getitem__(text, slice(None)))
 
 
-def _object_repr(value: object) -> str:
+def _object_repr(value: object, hook: Callable[[Any], object] | None) -> str:
     try:
-        sentry_repr = getattr(type(value), "__sentry_repr__", None)
-        text = sentry_repr(value) if callable(sentry_repr) else repr(value)
+        text = repr(value) if hook is None else hook(value)
     except Exception:  # includes RecursionError from a __repr__ that calls itself
         return _broken(value)
     if type(text) is not str:
@@ -258,6 +262,17 @@ def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
         if type(first) in _NAME_TYPES and not _is_safe_name(first):
             return -1
     if size > _SMALL:
+        # A homogeneous column is checked and measured in one C-speed pass: the typed map
+        # raises TypeError at the first item of another type.
+        first = type(next(iter(items)))
+        try:
+            if first is int:
+                bits = max(map(int.bit_length, items))
+                return total + size * (bits * 3 // 10 + 5) if bits <= 64 else -1
+            if first is str:
+                return total + sum(map(str.__len__, items)) + 4 * size
+        except TypeError:
+            pass
         column = _column_estimate(items, depth)  # type: ignore[arg-type]
         return total + column + 2 * size if column >= 0 else -1
     for item in items:

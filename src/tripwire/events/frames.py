@@ -292,11 +292,15 @@ def _add_source(snapshot: Frame, frame: FrameType, lineno: int, max_length: int 
 
 def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
     """Lines of ``filename`` without line ends, cached while linecache keeps the same list."""
+    cached = _source_cache.get(filename)
+    entry = linecache.cache.get(filename)
+    # linecache's entries are (size, mtime, lines, path); lazy ones have length 1.
+    if cached is not None and entry is not None and len(entry) == 4 and entry[2] is cached[0]:
+        return cached[1]
     try:
         raw = linecache.getlines(filename, module_globals)
     except Exception:  # a broken __loader__.get_source
         return []
-    cached = _source_cache.get(filename)
     if cached is not None and cached[0] is raw:
         return cached[1]
     lines = [without_surrogates(line.rstrip("\r\n")) for line in raw]
@@ -316,10 +320,7 @@ def _locals(
     custom = options.custom_repr
     items: Iterable[tuple[object, object]] = islice(scope.items(), MAX_LOCALS)
     if is_optimized:
-        return {
-            name if type(name) is str else safe_repr(name): safe_repr(value, max_repr, custom)
-            for name, value in items
-        }
+        return {name: safe_repr(value, max_repr, custom) for name, value in items}  # type: ignore[misc]
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)
