@@ -134,7 +134,7 @@ def decode_body(content_type: str, raw: bytes) -> tuple[object, dict[str, object
     ):
         try:
             decoded: object = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             return "", _NOT_DECODED
         return decoded, None
     if media_type == "application/x-www-form-urlencoded":
