@@ -38,11 +38,12 @@ _CYCLIC = "<cyclic>"
 CustomRepr = Callable[[object], str | None]
 
 # A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
-# shows its value as [Filtered]: a repr string hides its keys from the event scrubber.
+# shows its value as [Filtered]: a repr string hides its keys from the event scrubber. The
+# client-address names are PII; a local's repr cannot know send_default_pii, so they always go.
 SENSITIVE_NAME_PARTS = (
     "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
     "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
-    "access_key", "signature",
+    "access_key", "signature", "forwarded", "real_ip", "real-ip", "remote_addr", "ip_address",
 )  # fmt: skip
 _SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
 _NAME_TYPES = (str, bytes)
