@@ -72,7 +72,7 @@ def test_every_event_of_a_burst_of_5000_arrives(
     for number in range(5000):
         transport.capture_envelope(event_envelope(f"burst {number}"))
 
-    assert transport.flush(60)
+    assert transport.flush(100)
     messages = {event["message"]["formatted"] for event in collector.events}
     assert messages == {f"burst {number}" for number in range(5000)}
     assert transport.drops.total == 0

@@ -133,7 +133,7 @@ def test_down_during_10000_captures_then_up_delivers_all_once(
     assert transport.worker.spooled_events == 10_000
 
     collector.up()
-    assert transport.flush(60)
+    assert transport.flush(100)
 
     messages = [event["message"]["formatted"] for event in collector.events]
     assert len(messages) == 10_000
