@@ -151,3 +151,14 @@ def test_serve_prints_a_dsn_that_accepts_events(tmp_path: Path) -> None:
     assert reply.status == 200
     with Storage(db) as storage:
         assert [event["event_id"]] == [e.event_id for e in queries.events_after(storage, 0)]
+
+
+def test_retention_settings_are_shown_changed_and_applied(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        storage.store_events(1, [make_event() for _ in range(3)])
+    assert _run(db, "retention") == "retention_days = 30\nmax_events_per_issue = 1000\n"
+    assert "max_events_per_issue = 2" in _run(db, "retention", "--max-events", "2")
+    with Storage(db) as storage:
+        [issue] = queries.issues(storage)
+        assert (issue.times_seen, len(queries.issue_events(storage, issue.id))) == (3, 2)
