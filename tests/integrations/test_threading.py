@@ -140,3 +140,15 @@ def test_disabled_threading_neither_propagates_nor_reports() -> None:
     [event] = events
     assert "request" not in event.get("tags", {})
     assert "threading" not in event["sdk"]["integrations"]
+
+
+def test_last_event_id_of_a_thread_stays_in_the_thread(events: list[dict[str, Any]]) -> None:
+    seen: list[str | None] = []
+
+    def work() -> None:
+        tripwire.capture_message("in thread")
+        seen.append(tripwire.last_event_id())
+
+    _run(work)
+    assert seen == [events[0]["event_id"]]
+    assert tripwire.last_event_id() is None

@@ -1,26 +1,375 @@
-# Minimal stand-in until the events module lands; the real one replaces this file whole.
+"""Snapshots of stack frames, taken on the caller's thread at capture time (event.md §6).
+
+A snapshot copies what would change (line numbers, source lines, a bounded repr of locals) into
+plain dicts and keeps no frame object. What depends only on the code object (paths, module,
+function name, in_app) is computed once per code object and cached, so repeated captures are
+cheap. Huge stacks keep their head and tail: a ``RecursionError`` thousands of frames deep is
+captured in bounded time, and the stack trace says which frames were left out.
+"""
+
 from __future__ import annotations
 
-from types import FrameType
+import linecache
+import os
+from collections.abc import Iterable
+from inspect import CO_OPTIMIZED
+from itertools import islice
+from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
-__all__ = ["frames_from_stack", "mark_in_app"]
+from tripwire.options import Options
+from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, without_surrogates
+from tripwire.types import Event
+
+__all__ = [
+    "CONTEXT_LINES",
+    "MAX_FRAMES",
+    "MAX_LOCALS",
+    "frames_from_stack",
+    "frames_from_traceback",
+    "is_in_app",
+    "mark_in_app",
+    "stacktrace_from_stack",
+    "stacktrace_from_traceback",
+]
+
+CONTEXT_LINES = 5  # source lines before and after the current one
+MAX_LOCALS = 50  # locals per frame; a module frame's "locals" are all its globals
+MAX_FRAMES = 1000  # head + tail kept when max_stack_frames is None (event.md §6: 500 + 500)
+_MAX_CACHED_CODES = 4096
+_MAX_CACHED_FILES = 256
+_HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
+_VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
+
+Frame = dict[str, Any]
+# (abs_path, filename, function, module, is_hidden, may_hide, is_optimized, in_app), per code
+_CodeInfo = tuple[str, str, str, str | None, bool, bool, bool, bool | None]
 
 
-def frames_from_stack(frame: FrameType | None, options: Any) -> list[dict[str, Any]]:
-    out = []
+class _Rules:
+    """The in_app rules of one ``Options`` plus the per-code cache built under them."""
+
+    __slots__ = ("codes", "exclude", "include", "options", "root")
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.include = tuple(options.in_app_include)
+        self.exclude = tuple(options.in_app_exclude)
+        root = options.project_root
+        # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
+        self.root = root.rstrip(os.sep) + os.sep if root else ""
+        self.codes: dict[int, tuple[CodeType, _CodeInfo]] = {}
+
+    def decide(self, module: str | None, abs_path: str | None) -> bool | None:
+        if module:
+            if _names_module(self.include, module):
+                return True
+            if _names_module(self.exclude, module):
+                return False
+        if not abs_path:
+            return None
+        if any(marker in abs_path for marker in _VENDORED):
+            return False
+        if self.root and abs_path.startswith(self.root):
+            return True
+        return None
+
+
+_current_rules: _Rules | None = None
+_source_cache: dict[str, tuple[list[str], list[str]]] = {}
+
+
+def _rules_for(options: Options) -> _Rules:
+    global _current_rules
+    rules = _current_rules
+    if rules is None or rules.options is not options:
+        rules = _current_rules = _Rules(options)
+    return rules
+
+
+def _names_module(prefixes: tuple[str, ...], module: str) -> bool:
+    return any(module == item or module.startswith(item + ".") for item in prefixes)
+
+
+def is_in_app(module: str | None, abs_path: str | None, options: Options) -> bool | None:
+    """Rules 2-7 of event.md §6.1 for one frame: True, False, or None when undecided."""
+    return _rules_for(options).decide(module, abs_path)
+
+
+def frames_from_traceback(tb: TracebackType | None, options: Options) -> list[Frame]:
+    """Snapshot the frames of ``tb`` (oldest first, walking ``tb_next``). Keeps no frame."""
+    stacktrace = stacktrace_from_traceback(tb, options)
+    return stacktrace["frames"] if stacktrace else []
+
+
+def frames_from_stack(frame: FrameType | None, options: Options) -> list[Frame]:
+    """Snapshot the call stack from ``frame`` outwards, oldest first. Keeps no frame."""
+    stacktrace = stacktrace_from_stack(frame, options)
+    return stacktrace["frames"] if stacktrace else []
+
+
+def stacktrace_from_traceback(
+    tb: TracebackType | None, options: Options, full_stack: bool = False
+) -> dict[str, Any] | None:
+    """Build ``{"frames": [...]}`` for ``tb``, or None when no frame is left to show.
+
+    ``full_stack`` prepends the callers of the frame that caught the exception (the
+    ``add_full_stack`` option). A stack past ``max_stack_frames`` keeps its head and tail and
+    gets ``frames_omitted: [start, end]``, the indices of the left-out frames.
+    """
+    entries: list[tuple[FrameType, int | None]] = []
+    if full_stack and tb is not None:
+        entries = _stack_entries(tb.tb_frame.f_back)
+    while tb is not None:
+        entries.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return _stacktrace(entries, options, options.include_source_context)
+
+
+def stacktrace_from_stack(
+    frame: FrameType | None, options: Options, include_source_context: bool | None = None
+) -> dict[str, Any] | None:
+    """Build ``{"frames": [...]}`` for the stack from ``frame`` outwards (oldest first).
+
+    For ``attach_stacktrace`` and thread stacks; ``include_source_context`` defaults to the
+    option (the official SDK ignores the option here, event.md §6.2 Note).
+    """
+    source = (
+        options.include_source_context if include_source_context is None else include_source_context
+    )
+    return _stacktrace(_stack_entries(frame), options, source)
+
+
+def _stack_entries(frame: FrameType | None) -> list[tuple[FrameType, int | None]]:
+    entries: list[tuple[FrameType, int | None]] = []
     while frame is not None:
-        out.append(
-            {
-                "function": frame.f_code.co_name,
-                "lineno": frame.f_lineno,
-                "abs_path": frame.f_code.co_filename,
-                "module": frame.f_globals.get("__name__"),
-            }
-        )
+        entries.append((frame, frame.f_lineno))
         frame = frame.f_back
-    return out[::-1]
+    entries.reverse()
+    return entries
 
 
-def mark_in_app(event: Any, options: Any) -> None:
-    pass
+def _stacktrace(
+    entries: list[tuple[FrameType, int | None]], options: Options, source: bool
+) -> dict[str, Any] | None:
+    rules = _rules_for(options)
+    limit = options.max_stack_frames or MAX_FRAMES
+    head_size = limit // 2
+    head: list[tuple[FrameType, int | None, _CodeInfo]] = []
+    index = 0
+    while index < len(entries) and len(head) < head_size:
+        frame, lineno = entries[index]
+        index += 1
+        info = _code_info(frame, rules)
+        if not _is_hidden(frame, info):
+            head.append((frame, lineno, info))
+    tail: list[tuple[FrameType, int | None, _CodeInfo]] = []
+    end = len(entries)
+    while end > index and len(tail) < limit - head_size:
+        end -= 1
+        frame, lineno = entries[end]
+        info = _code_info(frame, rules)
+        if not _is_hidden(frame, info):
+            tail.append((frame, lineno, info))
+    tail.reverse()
+    omitted = sum(
+        not _is_hidden(frame, info)
+        for frame, info in ((f, _code_info(f, rules)) for f, _ in entries[index:end])
+    )
+    if not head and not tail:
+        return None
+    max_repr = DEFAULT_MAX_LENGTH
+    if options.max_value_length is not None:
+        max_repr = min(max_repr, options.max_value_length)
+    frames = [
+        _snapshot(frame, lineno, info, options, source, max_repr)
+        for frame, lineno, info in (head + tail)
+    ]
+    stacktrace: dict[str, Any] = {"frames": frames}
+    if omitted:
+        stacktrace["frames_omitted"] = [len(head), len(head) + omitted]
+    return stacktrace
+
+
+def _code_info(frame: FrameType, rules: _Rules) -> _CodeInfo:
+    code = frame.f_code
+    module = frame.f_globals.get("__name__")
+    cached = rules.codes.get(id(code))
+    if cached is not None and cached[0] is code and cached[1][3] == module:
+        return cached[1]
+    if not isinstance(module, str):
+        module = None
+    raw = without_surrogates(code.co_filename)
+    # "<string>", "<stdin>", "<frozen os>": not paths, so abspath would invent a cwd file.
+    abs_path = raw if raw.startswith("<") and raw.endswith(">") else os.path.abspath(raw)
+    names = (*code.co_varnames, *code.co_cellvars, *code.co_freevars)
+    is_optimized = bool(code.co_flags & CO_OPTIMIZED)
+    info: _CodeInfo = (
+        abs_path,
+        _relative_filename(abs_path, module),
+        without_surrogates(getattr(code, "co_qualname", code.co_name)),
+        module,
+        module is not None and (module == "tripwire" or module.startswith("tripwire.")),
+        not is_optimized or any(name in names for name in _HIDE_NAMES),
+        is_optimized,
+        rules.decide(module, None if abs_path.startswith("<") else abs_path),
+    )
+    if len(rules.codes) >= _MAX_CACHED_CODES:
+        rules.codes.clear()
+    rules.codes[id(code)] = (code, info)
+    return info
+
+
+def _relative_filename(abs_path: str, module: str | None) -> str:
+    """Path relative to the import root: ``urllib3/util/retry.py`` (event.md §6)."""
+    if not module or abs_path.startswith("<"):
+        return abs_path
+    path = abs_path[:-1] if abs_path.endswith(".pyc") else abs_path
+    parts = module.split(".")
+    segments = path.split(os.sep)
+    if len(parts) == 1:
+        return segments[-1]
+    stem = segments[-1].rsplit(".", 1)[0]
+    count = len(parts) + (stem == "__init__")
+    tail = segments[-count:]
+    names_module = (stem == "__init__" and tail[-2] == parts[-1]) or stem == parts[-1]
+    if len(segments) > count and tail[: len(parts) - 1] == parts[:-1] and names_module:
+        return os.sep.join(tail)
+    return abs_path
+
+
+def _is_hidden(frame: FrameType, info: _CodeInfo) -> bool:
+    if info[4]:
+        return True
+    if not info[5]:
+        return False
+    try:
+        scope = frame.f_locals
+        return any(bool(scope.get(name)) for name in _HIDE_NAMES)
+    except Exception:  # a hostile __bool__ on the marker: show the frame
+        return False
+
+
+def _snapshot(
+    frame: FrameType,
+    lineno: int | None,
+    info: _CodeInfo,
+    options: Options,
+    source: bool,
+    max_repr: int,
+) -> Frame:
+    abs_path, filename, function, module, _, _, is_optimized, in_app = info
+    snapshot: Frame = {"filename": filename, "abs_path": abs_path, "function": function}
+    if module is not None:
+        snapshot["module"] = module
+    if lineno is not None:
+        snapshot["lineno"] = lineno
+        if source:
+            _add_source(snapshot, frame, lineno, options.max_value_length)
+    if options.include_local_variables:
+        snapshot["vars"] = _locals(frame, is_optimized, max_repr, options)
+    if in_app is not None:
+        snapshot["in_app"] = in_app
+    return snapshot
+
+
+def _add_source(snapshot: Frame, frame: FrameType, lineno: int, max_length: int | None) -> None:
+    lines = _source_lines(frame.f_code.co_filename, frame.f_globals)
+    index = lineno - 1
+    if not 0 <= index < len(lines):
+        return
+    pre = lines[max(0, index - CONTEXT_LINES) : index]
+    line = lines[index]
+    post = lines[index + 1 : index + 1 + CONTEXT_LINES]
+    if max_length is not None:
+        pre = [_cut(text, max_length) for text in pre]
+        line = _cut(line, max_length)
+        post = [_cut(text, max_length) for text in post]
+    snapshot["pre_context"] = pre
+    snapshot["context_line"] = line
+    snapshot["post_context"] = post
+
+
+def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
+    """Lines of ``filename`` without line ends, cached while linecache keeps the same list."""
+    try:
+        raw = linecache.getlines(filename, module_globals)
+    except Exception:  # a broken __loader__.get_source
+        return []
+    cached = _source_cache.get(filename)
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    lines = [without_surrogates(line.rstrip("\r\n")) for line in raw]
+    if len(_source_cache) >= _MAX_CACHED_FILES:
+        _source_cache.clear()
+    _source_cache[filename] = (raw, lines)
+    return lines
+
+
+def _locals(
+    frame: FrameType, is_optimized: bool, max_repr: int, options: Options
+) -> dict[str, str]:
+    try:
+        scope = frame.f_locals
+    except Exception:
+        return {}
+    custom = options.custom_repr
+    items: Iterable[tuple[object, object]] = islice(scope.items(), MAX_LOCALS)
+    if is_optimized:
+        return {
+            name if type(name) is str else safe_repr(name): safe_repr(value, max_repr, custom)
+            for name, value in items
+        }
+    # Module and class bodies: their locals are globals; leave out dunders and imports.
+    return {
+        str(name): safe_repr(value, max_repr, custom)
+        for name, value in islice(
+            (
+                (name, value)
+                for name, value in scope.items()
+                if not (type(name) is str and name.startswith("__"))
+                and not isinstance(value, ModuleType)
+            ),
+            MAX_LOCALS,
+        )
+    }
+
+
+def _cut(text: str, max_length: int) -> str:
+    return text if len(text) <= max_length else text[: max_length - 3] + "..."
+
+
+def mark_in_app(event: Event, options: Options) -> None:
+    """Set ``in_app`` on every frame of ``event`` that lacks it (event.md §6.1).
+
+    Covers ``exception.values[*].stacktrace``, ``threads.values[*].stacktrace`` and a top-level
+    ``stacktrace``; a frame's existing ``in_app`` is kept. Never raises on malformed events.
+    """
+    rules = _rules_for(options)
+    for stacktrace in _stacktraces(event):
+        frames = stacktrace.get("frames")
+        if not isinstance(frames, list):
+            continue
+        for frame in frames:
+            if not isinstance(frame, dict) or frame.get("in_app") is not None:
+                continue
+            module = frame.get("module")
+            abs_path = frame.get("abs_path")
+            decision = rules.decide(
+                module if isinstance(module, str) else None,
+                abs_path if isinstance(abs_path, str) else None,
+            )
+            if decision is not None:
+                frame["in_app"] = decision
+
+
+def _stacktraces(event: Event) -> Iterable[dict[str, Any]]:
+    for key in ("exception", "threads"):
+        container = event.get(key)
+        values = container.get("values") if isinstance(container, dict) else None
+        if isinstance(values, list):
+            for value in values:
+                if isinstance(value, dict) and isinstance(value.get("stacktrace"), dict):
+                    yield value["stacktrace"]
+    if isinstance(event.get("stacktrace"), dict):
+        yield event["stacktrace"]

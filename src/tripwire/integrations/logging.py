@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from fnmatch import fnmatch
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import ClassVar
 
 from tripwire import api
@@ -25,6 +25,7 @@ from tripwire.events.exceptions import event_from_exception
 from tripwire.events.frames import frames_from_stack
 from tripwire.integrations import Integration
 from tripwire.options import Options
+from tripwire.safe_repr import safe_repr, safe_str, without_surrogates
 from tripwire.scope import get_client
 from tripwire.types import Breadcrumb, Event, Hint
 
@@ -88,25 +89,35 @@ _LOGGING_FILE = os.path.normcase(logging.__file__)
 
 def ignore_logger(name: str) -> None:
     """Never record breadcrumbs or events from logger ``name`` (an fnmatch pattern)."""
-    _ignored.add(name)
+    _ignored.add(str(name))
     _ignored_cache.clear()
 
 
 def unignore_logger(name: str) -> None:
     """Undo ``ignore_logger(name)``."""
-    _ignored.discard(name)
+    _ignored.discard(str(name))
     _ignored_cache.clear()
 
 
 def _is_ignored(name: str) -> bool:
     found = _ignored_cache.get(name)
     if found is None:
-        stripped = name.strip()
+        stripped = str(name).strip()
         found = any(fnmatch(stripped, pattern) for pattern in _ignored)
         if len(_ignored_cache) >= _MAX_CACHED_NAMES:
             _ignored_cache.clear()
         _ignored_cache[name] = found
     return found
+
+
+def _as_level(option: str, value: int | str | None) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        found = logging.getLevelName(value.upper())  # gives the number of a known name
+        if isinstance(found, int):
+            return found
+    raise ValueError(f"{option} must be a logging level like logging.INFO or 'INFO', got {value!r}")
 
 
 def sentry_level(levelno: int) -> str:
@@ -122,41 +133,28 @@ def sentry_level(levelno: int) -> str:
 
 def _snapshot(value: object, depth: int = 0) -> object:
     """A JSON-safe copy made now, so later changes to the app's objects do not leak in."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):  # past 64 bits Relay cannot take it, and str() is quadratic
+        return value if -(2**63) <= value < 2**64 else safe_repr(value, _MAX_REPR)
+    if isinstance(value, str):
+        return without_surrogates(str.__getitem__(value, slice(None)))
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if depth < _MAX_DEPTH:
         if isinstance(value, dict):
             items = list(value.items())[:_MAX_ITEMS]
-            return {str(key): _snapshot(item, depth + 1) for key, item in items}
+            return {safe_str(key): _snapshot(item, depth + 1) for key, item in items}
         if isinstance(value, (list, tuple, set, frozenset)):
             return [_snapshot(item, depth + 1) for item in list(value)[:_MAX_ITEMS]]
-    return _bounded_repr(value)
-
-
-def _bounded_repr(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:  # a hostile __repr__ must not cost the log record
-        text = f"<{type(value).__name__} repr failed: {type(exc).__name__}>"
-    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
-
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return str(value)
-    except Exception:
-        return _bounded_repr(value)
+    return safe_repr(value, _MAX_REPR)
 
 
 def _formatted(record: logging.LogRecord) -> str:
     try:
-        return record.getMessage()
+        return without_surrogates(record.getMessage())
     except Exception:  # bad %-args: logging reports those itself, the event keeps the template
-        return _text(record.msg)
+        return safe_str(record.msg)
 
 
 def extra_from_record(record: logging.LogRecord) -> dict[str, object]:
@@ -173,7 +171,7 @@ def breadcrumb_from_record(record: logging.LogRecord, message: str | None = None
     crumb: Breadcrumb = {
         "type": "log",
         "level": sentry_level(record.levelno),
-        "category": record.name,
+        "category": safe_str(record.name),
         "message": _formatted(record) if message is None else message,
         "timestamp": record.created,
     }
@@ -209,8 +207,11 @@ def event_from_record(
     error = _exception_of(record)
     event: Event
     if error is not None:
+        tb = record.exc_info[2] if record.exc_info else None
         event, hint = event_from_exception(
-            error, options, mechanism={"type": "logging", "handled": True}
+            (type(error), error, tb if isinstance(tb, TracebackType) else error.__traceback__),
+            options,
+            mechanism={"type": "logging", "handled": True},
         )
     else:
         event, hint = {}, {}
@@ -230,7 +231,7 @@ def event_from_record(
             }
     hint["log_record"] = record
     event["level"] = sentry_level(record.levelno)
-    event["logger"] = record.name
+    event["logger"] = safe_str(record.name)
     template: object = record.msg
     params: object = record.args
     if sys.version_info < (3, 11) and record.name == "py.warnings" and template == "%s":
@@ -240,7 +241,7 @@ def event_from_record(
             (),
         )
     logentry: dict[str, object] = {
-        "message": _text(template),
+        "message": safe_str(template),
         "formatted": _formatted(record) if message is None else message,
     }
     if params:
@@ -265,6 +266,16 @@ def _add_breadcrumb(record: logging.LogRecord, message: str) -> None:
     api.add_breadcrumb(dict(crumb), hint={"log_record": record})
 
 
+def _handle(record: logging.LogRecord, wants_event: bool, wants_crumb: bool) -> None:
+    if _is_ignored(record.name):
+        return
+    message = _formatted(record)
+    if wants_event:  # the event first: an error record is not a crumb of its own event
+        _capture_record(record, message)
+    if wants_crumb:
+        _add_breadcrumb(record, message)
+
+
 def _guarded(action: Callable[[], None]) -> None:
     if _handling.get():
         return
@@ -286,15 +297,15 @@ class LoggingIntegration(Integration):
 
     def __init__(
         self,
-        level: int | None = DEFAULT_LEVEL,
-        event_level: int | None = DEFAULT_EVENT_LEVEL,
-        sentry_logs_level: int | None = DEFAULT_LEVEL,
+        level: int | str | None = DEFAULT_LEVEL,
+        event_level: int | str | None = DEFAULT_EVENT_LEVEL,
+        sentry_logs_level: int | str | None = DEFAULT_LEVEL,
         capture_sentry_logs: object = None,
     ) -> None:
         global _lowest_level
-        self.level = level
-        self.event_level = event_level
-        for threshold in (level, event_level):
+        self.level = _as_level("level", level)
+        self.event_level = _as_level("event_level", event_level)
+        for threshold in (self.level, self.event_level):
             if threshold is not None:
                 _lowest_level = min(_lowest_level, threshold)
 
@@ -302,17 +313,10 @@ class LoggingIntegration(Integration):
         """Turn ``record`` into an event and/or a breadcrumb, by level. Never raises."""
         wants_event = self.event_level is not None and record.levelno >= self.event_level
         wants_crumb = self.level is not None and record.levelno >= self.level
-        if not (wants_event or wants_crumb) or _is_ignored(record.name):
+        if not (wants_event or wants_crumb):
             return
 
-        def handle() -> None:
-            message = _formatted(record)
-            if wants_event:
-                _capture_record(record, message)
-            if wants_crumb:
-                _add_breadcrumb(record, message)
-
-        _guarded(handle)
+        _guarded(lambda: _handle(record, wants_event, wants_crumb))
 
     @staticmethod
     def setup_once() -> None:
@@ -338,16 +342,14 @@ class EventHandler(logging.Handler):
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not _is_ignored(record.name):
-            _guarded(lambda: _capture_record(record, _formatted(record)))
+        _guarded(lambda: _handle(record, wants_event=True, wants_crumb=False))
 
 
 class BreadcrumbHandler(logging.Handler):
     """A handler that records each record it gets as a breadcrumb, for explicit use."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not _is_ignored(record.name):
-            _guarded(lambda: _add_breadcrumb(record, _formatted(record)))
+        _guarded(lambda: _handle(record, wants_event=False, wants_crumb=True))
 
 
 SentryHandler = EventHandler  # sentry_sdk's older name

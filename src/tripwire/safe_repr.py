@@ -1,0 +1,441 @@
+"""Bounded ``repr`` of frame locals, computed on the caller's thread at capture time.
+
+Never builds the full repr of a large builtin container: lists, tuples, sets, dicts and deques
+are walked with a character budget (their first items, then ``...``); strings and bytes are cut
+before they are repr'd and huge ints are described instead of converted. A small container that
+holds only builtin values is handed to the builtin ``repr`` at C speed, after a cheap check
+that bounds its size. An object with its own ``__repr__`` is asked once and its answer is cut.
+Never raises: a ``__repr__`` that raises, recurses without end or returns a non-string gives
+``<broken repr of Type>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, OrderedDict, defaultdict, deque
+from collections.abc import Callable, Collection, Iterable
+from itertools import chain, islice
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "MAX_DEPTH",
+    "SENSITIVE_NAME_PARTS",
+    "safe_repr",
+    "safe_str",
+    "without_surrogates",
+]
+
+DEFAULT_MAX_LENGTH = 512  # characters of one local's repr; enough to read, cheap to build
+MAX_DEPTH = 5  # containers nested deeper show as [...] / {...}, like the serializer's depth
+_MAX_INT_BITS = 1024  # ~300 digits; int-to-decimal is quadratic, larger ints are described
+_MAX_FAST_ITEMS = 256  # larger containers are walked, never handed to the builtin repr
+_FAST_FACTOR = 4  # the builtin repr is used when its estimated length is under 4x the budget
+_ELLIPSIS = "..."
+_CYCLIC = "<cyclic>"
+
+CustomRepr = Callable[[object], str | None]
+
+# A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
+# shows its value as [Filtered]: a repr string hides its keys from the event scrubber.
+SENSITIVE_NAME_PARTS = (
+    "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
+    "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
+    "access_key", "signature",
+)  # fmt: skip
+_SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
+_NAME_TYPES = (str, bytes)
+_MAX_SAFE_NAMES = 10_000
+_MAX_NAME_LENGTH = 64
+_safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
+
+
+class _Filtered:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "[Filtered]"
+
+
+_FILTERED = _Filtered()
+
+_FIXED_SIZE = frozenset({float, bool, type(None), complex})  # repr at most _SHORT characters
+_SHORT = 52
+_SMALL = 8  # containers this small are estimated item by item, larger ones column-wise
+_ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
+_FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+class _Shape:
+    """How to walk one kind of builtin container without calling its ``__repr__``."""
+
+    __slots__ = ("close", "empty", "is_mapping", "iterate", "open", "size")
+
+    def __init__(
+        self,
+        open_: str,
+        close: str,
+        empty: str,
+        iterate: Callable[[Any], Iterable[object]],
+        size: Callable[[Any], int],
+        is_mapping: bool = False,
+    ) -> None:
+        self.open = open_
+        self.close = close
+        self.empty = empty
+        self.iterate = iterate
+        self.size = size
+        self.is_mapping = is_mapping
+
+
+def _dict_shape(name: str) -> _Shape:
+    prefix, suffix = ("", "") if name == "dict" else (f"{name}(", ")")
+    return _Shape(
+        prefix + "{", "}" + suffix, prefix + "{}" + suffix,
+        dict.keys, dict.__len__, is_mapping=True,
+    )  # fmt: skip
+
+
+# Keyed by the class's __repr__, so subclasses that keep the builtin repr are walked too, while
+# a subclass with its own __repr__ (a namedtuple, say) is asked for it.
+_SHAPES: dict[object, _Shape] = {
+    list.__repr__: _Shape("[", "]", "[]", list.__iter__, list.__len__),
+    tuple.__repr__: _Shape("(", ")", "()", tuple.__iter__, tuple.__len__),
+    set.__repr__: _Shape("{", "}", "set()", set.__iter__, set.__len__),
+    frozenset.__repr__: _Shape(
+        "frozenset({",
+        "})",
+        "frozenset()",
+        frozenset.__iter__,
+        frozenset.__len__,
+    ),
+    deque.__repr__: _Shape("deque([", "])", "deque([])", deque.__iter__, deque.__len__),
+    dict.__repr__: _dict_shape("dict"),
+    OrderedDict.__repr__: _dict_shape("OrderedDict"),
+    defaultdict.__repr__: _dict_shape("defaultdict"),
+    Counter.__repr__: _dict_shape("Counter"),
+}
+
+
+def safe_repr(
+    value: object,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    custom_repr: Callable[[object], str | None] | None = None,
+) -> str:
+    """Return a repr of ``value`` of at most ``max_length`` characters (cut ones end in ``...``).
+
+    ``custom_repr`` is tried first for every value that is not a builtin container; its ``None``
+    or exception falls back to the normal repr. Never raises, never returns lone surrogates.
+    """
+    cls = type(value)
+    if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
+        if cls in _FIXED_SIZE:
+            return repr(value)
+        if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
+            return repr(value)
+        if cls is str:
+            cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+            return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
+    budget = max(max_length, 1)
+    try:
+        text: str | None = None
+        if custom_repr is not None or cls in _ATOMS:
+            pass
+        elif cls in _FAST_CONTAINERS:
+            if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
+                text = _builtin_repr(value)
+        elif _shape_of(cls) is None:
+            text = _object_repr(value)
+        result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
+    except Exception:  # a hostile item, or a container another thread changed mid-walk
+        result = _broken(value)
+    if len(result) > budget:
+        result = result[: budget - 3] + _ELLIPSIS if budget > 3 else result[:budget]
+    return result
+
+
+def safe_str(value: object) -> str:
+    """Return ``str(value)``, or its ``safe_repr`` when ``__str__`` fails. Never raises."""
+    try:
+        text = str(value)
+    except Exception:
+        return safe_repr(value)
+    return without_surrogates(str.__getitem__(text, slice(None)))
+
+
+def without_surrogates(text: str) -> str:
+    """Escape lone surrogates (``\\udcff``) so ``text`` can travel as UTF-8 JSON."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _repr(value: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None) -> str:
+    cls = type(value)
+    if custom is not None:
+        shape = _shape_of(cls)
+        if shape is not None:
+            return _walk(value, shape, budget, depth, seen, custom)
+        text = _custom_text(value, custom)
+        if text is not None:
+            return text
+    if cls is str or cls is bytes or cls is bytearray:
+        return repr(value if len(value) <= budget else value[:budget])  # type: ignore[arg-type, index]
+    if cls is int:
+        bits = value.bit_length()  # type: ignore[attr-defined]
+        return repr(value) if bits <= _MAX_INT_BITS else f"<int of {bits} bits>"
+    if cls in _FIXED_SIZE:
+        return repr(value)
+    shape = _shape_of(cls)
+    if shape is not None:
+        return _walk(value, shape, budget, depth, seen, custom)
+    return _object_repr(value)
+
+
+def _builtin_repr(value: object) -> str | None:
+    """The builtin repr of a container that passed ``_estimate``; None if an item fails."""
+    try:
+        return repr(value)
+    except Exception:  # a str or int subclass with a broken __repr__: walk instead
+        return None
+
+
+def _shape_of(cls: type) -> _Shape | None:
+    try:
+        return _SHAPES.get(cls.__repr__)
+    except Exception:  # a metaclass that breaks attribute lookup
+        return None
+
+
+def _custom_text(value: object, custom: CustomRepr) -> str | None:
+    try:
+        text = custom(value)
+    except Exception:
+        return None
+    if not isinstance(text, str):
+        return None
+    return without_surrogates(str.__getitem__(text, slice(None)))
+
+
+def _object_repr(value: object) -> str:
+    try:
+        sentry_repr = getattr(type(value), "__sentry_repr__", None)
+        text = sentry_repr(value) if callable(sentry_repr) else repr(value)
+    except Exception:  # includes RecursionError from a __repr__ that calls itself
+        return _broken(value)
+    if type(text) is not str:
+        if not isinstance(text, str):
+            return _broken(value)
+        text = str.__getitem__(text, slice(None))  # a plain str: a subclass's slicing runs code
+    return text if text.isascii() else without_surrogates(text)
+
+
+def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
+    """An upper bound of ``len(repr(value))`` if builtin ``repr`` is safe on it, else -1.
+
+    Safe means: an exact builtin container, not too large, holding only builtin values
+    (nested the same way) whose reprs are known to be short.
+    """
+    size = len(value)
+    if size > _MAX_FAST_ITEMS or depth >= MAX_DEPTH:
+        return -1
+    if size == 0:
+        return 11  # "frozenset()"
+    if cls is dict:
+        if not _names_are_safe(value):
+            return -1
+    elif size == 2 and cls is not set and cls is not frozenset:
+        first = value[0]  # type: ignore[index]
+        if type(first) in _NAME_TYPES and not _names_are_safe((first,)):
+            return -1
+    if size <= _SMALL:
+        total = 12
+        for item in chain.from_iterable(value.items()) if cls is dict else value:  # type: ignore[attr-defined]
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 4
+            elif kind is int:
+                bits = item.bit_length()
+                if bits > 64:
+                    return -1
+                total += bits * 3 // 10 + 5
+            elif kind in _FAST_CONTAINERS:
+                nested = _estimate(item, kind, depth + 1)
+                if nested < 0:
+                    return -1
+                total += nested + 2
+            elif kind in _FIXED_SIZE:
+                total += _SHORT + 2
+            elif kind is bytes:
+                total += 4 * len(item) + 5
+            else:
+                return -1
+        return total
+    if cls is dict:
+        keys = _column_estimate(value, depth)
+        values = _column_estimate(value.values(), depth)  # type: ignore[attr-defined]
+        if keys < 0 or values < 0:
+            return -1
+        return keys + values + 4 * size + 12
+    column = _column_estimate(value, depth)
+    return column + 2 * size + 12 if column >= 0 else -1
+
+
+def _column_estimate(column: Collection[Any], depth: int) -> int:
+    # Guess from the first item; the typed map raises TypeError on any item of another type,
+    # so one C-speed pass both checks and measures a homogeneous column.
+    first = type(next(iter(column)))
+    try:
+        if first is str:
+            return sum(map(str.__len__, column)) + 2 * len(column)
+        if first is int:
+            bits = max(map(int.bit_length, column))
+            return len(column) * (bits * 3 // 10 + 3) if bits <= 64 else -1
+    except TypeError:
+        pass
+    kinds = set(map(type, column))
+    if kinds <= _FIXED_SIZE:
+        return 52 * len(column)
+    if not kinds <= _ATOMS | _FAST_CONTAINERS:
+        return -1
+    total = 0
+    for item in column:
+        cls = type(item)
+        if cls in _FAST_CONTAINERS:
+            size = _estimate(item, cls, depth + 1)
+        elif cls is str:
+            size = len(item) + 2
+        elif cls is bytes:
+            size = 4 * len(item) + 3
+        elif cls is int:
+            bits = item.bit_length()
+            size = bits * 3 // 10 + 3 if bits <= 64 else -1
+        else:
+            size = 52
+        if size < 0:
+            return -1
+        total += size
+    return total
+
+
+def _walk(
+    value: object,
+    shape: _Shape,
+    budget: int,
+    depth: int,
+    seen: set[int],
+    custom: CustomRepr | None,
+) -> str:
+    size = shape.size(value)
+    if size == 0:
+        return shape.empty
+    if depth >= MAX_DEPTH:
+        return shape.open + _ELLIPSIS + shape.close
+    key = id(value)
+    if key in seen:
+        return _CYCLIC
+    # Each item costs at least one character plus ", " (a mapping entry at least "k: v, ").
+    take = budget // (6 if shape.is_mapping else 3) + 1
+    items = list(islice(shape.iterate(value), take))
+    more = size > len(items)
+    seen.add(key)
+    if shape.is_mapping:
+        values: list[object] = list(islice(dict.values(value), take))  # type: ignore[arg-type]
+        if not _names_are_safe(items):
+            values = [
+                _FILTERED if not _is_safe_name(name) else item
+                for name, item in zip(items, values, strict=False)
+            ]
+        body, cut = _join_entries(items, values, budget, depth, seen, custom)
+    else:
+        if size == 2 and len(items) == 2 and not _is_safe_name(items[0]):
+            items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
+        body, cut = _join_items(items, budget, depth, seen, custom)
+        if len(items) == 1 and shape.open == "(" and not cut:
+            body += ","
+    seen.discard(key)
+    if more or cut:
+        body = body + ", ..." if body else _ELLIPSIS
+    return shape.open + body + shape.close
+
+
+def _join_items(
+    items: list[object], budget: int, depth: int, seen: set[int], custom: CustomRepr | None
+) -> tuple[str, bool]:
+    if custom is None and 0 <= _estimate(items, list, depth) <= budget * _FAST_FACTOR:
+        text = _builtin_repr(items)
+        if text is not None:
+            return text[1:-1], False
+    parts: list[str] = []
+    left = budget
+    for item in items:
+        if left <= 0:
+            return ", ".join(parts), True
+        text = _repr(item, left, depth + 1, seen, custom)
+        parts.append(text)
+        left -= len(text) + 2
+    return ", ".join(parts), False
+
+
+def _join_entries(
+    keys: list[object],
+    values: list[object],
+    budget: int,
+    depth: int,
+    seen: set[int],
+    custom: CustomRepr | None,
+) -> tuple[str, bool]:
+    if custom is None and _column_estimate(keys, depth) >= 0:
+        entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
+        if 0 <= _estimate(entries, dict, depth) <= budget * _FAST_FACTOR:
+            text = _builtin_repr(entries)
+            if text is not None:
+                return text[1:-1], False
+    parts: list[str] = []
+    left = budget
+    for key, item in zip(keys, values, strict=False):
+        if left <= 0:
+            return ", ".join(parts), True
+        key_text = _repr(key, left, depth + 1, seen, custom)
+        text = key_text + ": " + _repr(item, left - len(key_text), depth + 1, seen, custom)
+        parts.append(text)
+        left -= len(text) + 2
+    return ", ".join(parts), False
+
+
+def _names_are_safe(names: Iterable[object]) -> bool:
+    if _safe_names.issuperset(names):
+        return True
+    return all(_is_safe_name(name) for name in names)
+
+
+def _is_safe_name(name: object) -> bool:
+    """False for a str or bytes that names a secret (``SENSITIVE_NAME_PARTS``)."""
+    kind = type(name)
+    if kind is str:
+        text: str = name  # type: ignore[assignment]
+    elif kind is bytes:
+        text = name.decode("latin-1")  # type: ignore[attr-defined]
+    else:
+        return True
+    if name in _safe_names:
+        return True
+    if _SENSITIVE_NAME.search(text.lower()):
+        return False
+    if len(text) <= _MAX_NAME_LENGTH and len(_safe_names) < _MAX_SAFE_NAMES:
+        _safe_names.add(name)
+    return True
+
+
+def _broken(value: object) -> str:
+    try:
+        name = type(value).__qualname__
+    except Exception:
+        name = "object"
+    if not isinstance(name, str):
+        name = "object"
+    return f"<broken repr of {str.__getitem__(name, slice(200))}>"
