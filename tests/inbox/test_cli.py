@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -98,7 +97,7 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
     db = tmp_path / "db"
     with Storage(db) as storage, BackgroundInbox(storage) as inbox:
         key = storage.default_project().public_key
-        storage.store_event(1, make_event(exc_type="OldError"))  # before tail: not shown
+        storage.store_event(1, make_event(exc_type="OldError"))
         tail = subprocess.Popen(
             [
                 sys.executable,
@@ -108,6 +107,7 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
                 "--db",
                 str(db),
                 "--json",
+                "--all",
                 "--count",
                 "2",
                 "--interval",
@@ -118,16 +118,16 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
-            time.sleep(1.0)  # let tail take its starting point; ordering, not timing, is checked
-            for name in ("FirstError", "SecondError"):
-                reply = post(envelope_url(inbox), envelope(make_event(exc_type=name)), key=key)
-                assert reply.status == 200
-            out, _ = tail.communicate(timeout=30)
+            assert tail.stdout is not None
+            first = json.loads(tail.stdout.readline())  # tail is polling once this arrives
+            reply = post(envelope_url(inbox), envelope(make_event(exc_type="NewError")), key=key)
+            assert reply.status == 200
+            out, _ = tail.communicate(timeout=60)
         finally:
             tail.kill()
             tail.communicate()
-    titles = [json.loads(line)["title"].split(":")[0] for line in out.splitlines()]
-    assert titles == ["FirstError", "SecondError"]
+    titles = [first["title"]] + [json.loads(line)["title"] for line in out.splitlines()]
+    assert [t.split(":")[0] for t in titles] == ["OldError", "NewError"]
 
 
 def test_serve_prints_a_dsn_that_accepts_events(tmp_path: Path) -> None:
