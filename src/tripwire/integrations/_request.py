@@ -37,6 +37,7 @@ __all__ = [
     "header_name",
     "is_undecoded_body",
     "parse_cookies",
+    "prepare_server_context",
 ]
 
 FILTERED = "[Filtered]"
@@ -261,6 +262,17 @@ def add_request_to_event(
         event["transaction"] = transaction[0]
         event["transaction_info"] = {"source": transaction[1]}
     return event
+
+
+def prepare_server_context() -> None:
+    """Give the calling context its scopes now, so that tasks started from it inherit them.
+
+    Called where an app is wrapped (usually the main thread, before the server's event loop
+    starts): without it every request's task creates two scopes of its own before forking
+    them, which doubles the per-request cost.
+    """
+    tripwire.get_isolation_scope()
+    tripwire.get_current_scope()
 
 
 def _is_reportable(error: BaseException) -> bool:
