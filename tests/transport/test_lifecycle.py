@@ -134,7 +134,7 @@ def test_a_process_killed_mid_replay_leaves_the_rest_for_the_next(
 
 FORK_UNDER_LOAD = """
 import multiprocessing, sys, threading, tripwire
-tripwire.init(sys.argv[1], spool_dir=False)
+tripwire.init(sys.argv[1], spool_dir=False, shutdown_timeout=30)
 stop = threading.Event()
 
 def load():
