@@ -112,3 +112,16 @@ def test_disabled_excepthook_sends_nothing() -> None:
     with capture_events(disabled_integrations=[ExcepthookIntegration]) as events:
         _uncaught(LookupError("gone"))
     assert events == []
+
+
+def test_the_traceback_given_to_the_hook_is_used(events: list[dict[str, Any]]) -> None:
+    try:
+        raise LookupError("detached")
+    except LookupError as exc:
+        error, tb = exc, exc.__traceback__
+    error.__traceback__ = None
+    sys.excepthook(LookupError, error, tb)
+    [event] = events
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "test_the_traceback_given_to_the_hook_is_used"
+    assert error.__traceback__ is None  # the app's exception is left as it was

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -74,7 +75,7 @@ def test_extra_is_a_json_safe_copy_taken_at_log_time() -> None:
     items.append(3)
     assert extra["items"] == [1, 2]
     assert extra["nan"] == "nan"
-    assert "repr failed" in str(extra["odd"])
+    assert "broken repr" in str(extra["odd"])
     assert extra["nested"] == {"1": {"a": [1, 2]}}
 
 
@@ -297,3 +298,18 @@ def test_logging_error_in_a_worker_thread_carries_the_thread_scope(
     assert [c["message"] for c in in_thread["breadcrumbs"]["values"]] == ["started"]
     assert in_parent["tags"] == {"request": "R-1"}
     assert "breadcrumbs" not in in_parent
+
+
+def test_undecodable_text_is_escaped_so_the_event_encodes_as_utf8() -> None:
+    name = b"report-\xff.csv".decode("utf-8", "surrogateescape")
+    record = _record("cannot open %s", (name,), path=name)
+    event, _ = event_from_record(record, Options())
+    text = json.dumps(event, ensure_ascii=False, default=str)
+    text.encode("utf-8")  # a lone surrogate would raise here
+    assert event["logentry"]["formatted"] == "cannot open report-\\udcff.csv"
+
+
+def test_huge_numbers_are_described_not_sent_as_numbers() -> None:
+    extra = extra_from_record(_record(big=10**400, small=2**63))
+    assert isinstance(extra["big"], str)
+    assert extra["small"] == 2**63

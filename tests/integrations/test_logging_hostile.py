@@ -24,12 +24,14 @@ class Hostile:
         raise RuntimeError("no repr")
 
 
+texts = st.text(st.characters(exclude_categories=()))  # lone surrogates included
 leaves = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    st.just(10**400),
     st.floats(),
-    st.text(),
+    texts,
     st.binary(max_size=20),
     st.builds(Hostile),
 )
@@ -42,7 +44,7 @@ values = st.recursive(
     ),
     max_leaves=12,
 )
-messages = st.one_of(st.text(), st.sampled_from(["%s", "%s %s", "%(a)s", "%d"]), values)
+messages = st.one_of(texts, st.sampled_from(["%s", "%s %s", "%(a)s", "%d"]), values)
 args = st.one_of(
     st.tuples(),
     st.lists(values, max_size=3).map(tuple),

@@ -22,6 +22,7 @@ from tripwire.integrations._request import (
     body_limit,
     collect_request,
     header_name,
+    prepare_server_context,
 )
 from tripwire.types import Event, Hint
 
@@ -294,6 +295,7 @@ class SentryAsgiMiddleware:
             asgi_version if asgi_version is not None else (2 if _is_asgi2(app) else 3)
         )
         self._app3: AsgiApp = app if self.asgi_version == 3 else self._run_asgi2
+        prepare_server_context()
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         """Handle one connection (ASGI 3 signature)."""

@@ -23,6 +23,7 @@ from tripwire.integrations._request import (
     capture_request_failure,
     decode_body,
     is_undecoded_body,
+    prepare_server_context,
 )
 from tripwire.integrations.asgi import SCOPE_KEY, run_asgi
 from tripwire.integrations.wsgi import ENVIRON_KEY, WsgiRequest, run_wsgi
@@ -80,6 +81,7 @@ class DjangoIntegration(Integration):
         _patch_wsgi(WSGIHandler)
         _patch_asgi(ASGIHandler)
         got_request_exception.connect(_on_request_exception, weak=False)
+        prepare_server_context()
 
 
 def _is_enabled() -> bool:

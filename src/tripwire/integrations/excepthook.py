@@ -47,9 +47,7 @@ def _wrap(previous: Excepthook) -> Excepthook:
             and is_reportable(error)
             and (integration.always_run or not hasattr(sys, "ps1"))  # a REPL: every typo
         ):
-            if error.__traceback__ is None and tb is not None:
-                error = error.with_traceback(tb)
-            capture_unhandled(error, "excepthook")
+            capture_unhandled(error, "excepthook", tb)
         return previous(kind, error, tb)
 
     return excepthook

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from fnmatch import fnmatch
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import ClassVar
 
 from tripwire import api
@@ -25,6 +25,7 @@ from tripwire.events.exceptions import event_from_exception
 from tripwire.events.frames import frames_from_stack
 from tripwire.integrations import Integration
 from tripwire.options import Options
+from tripwire.safe_repr import safe_repr, safe_str, without_surrogates
 from tripwire.scope import get_client
 from tripwire.types import Breadcrumb, Event, Hint
 
@@ -132,41 +133,28 @@ def sentry_level(levelno: int) -> str:
 
 def _snapshot(value: object, depth: int = 0) -> object:
     """A JSON-safe copy made now, so later changes to the app's objects do not leak in."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):  # past 64 bits Relay cannot take it, and str() is quadratic
+        return value if -(2**63) <= value < 2**64 else safe_repr(value, _MAX_REPR)
+    if isinstance(value, str):
+        return without_surrogates(str.__getitem__(value, slice(None)))
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if depth < _MAX_DEPTH:
         if isinstance(value, dict):
             items = list(value.items())[:_MAX_ITEMS]
-            return {_text(key): _snapshot(item, depth + 1) for key, item in items}
+            return {safe_str(key): _snapshot(item, depth + 1) for key, item in items}
         if isinstance(value, (list, tuple, set, frozenset)):
             return [_snapshot(item, depth + 1) for item in list(value)[:_MAX_ITEMS]]
-    return _bounded_repr(value)
-
-
-def _bounded_repr(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:  # a hostile __repr__ must not cost the log record
-        text = f"<{type(value).__name__} repr failed: {type(exc).__name__}>"
-    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
-
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return str(value)
-    except Exception:
-        return _bounded_repr(value)
+    return safe_repr(value, _MAX_REPR)
 
 
 def _formatted(record: logging.LogRecord) -> str:
     try:
-        return record.getMessage()
+        return without_surrogates(record.getMessage())
     except Exception:  # bad %-args: logging reports those itself, the event keeps the template
-        return _text(record.msg)
+        return safe_str(record.msg)
 
 
 def extra_from_record(record: logging.LogRecord) -> dict[str, object]:
@@ -183,7 +171,7 @@ def breadcrumb_from_record(record: logging.LogRecord, message: str | None = None
     crumb: Breadcrumb = {
         "type": "log",
         "level": sentry_level(record.levelno),
-        "category": record.name,
+        "category": safe_str(record.name),
         "message": _formatted(record) if message is None else message,
         "timestamp": record.created,
     }
@@ -219,8 +207,11 @@ def event_from_record(
     error = _exception_of(record)
     event: Event
     if error is not None:
+        tb = record.exc_info[2] if record.exc_info else None
         event, hint = event_from_exception(
-            error, options, mechanism={"type": "logging", "handled": True}
+            (type(error), error, tb if isinstance(tb, TracebackType) else error.__traceback__),
+            options,
+            mechanism={"type": "logging", "handled": True},
         )
     else:
         event, hint = {}, {}
@@ -240,7 +231,7 @@ def event_from_record(
             }
     hint["log_record"] = record
     event["level"] = sentry_level(record.levelno)
-    event["logger"] = record.name
+    event["logger"] = safe_str(record.name)
     template: object = record.msg
     params: object = record.args
     if sys.version_info < (3, 11) and record.name == "py.warnings" and template == "%s":
@@ -250,7 +241,7 @@ def event_from_record(
             (),
         )
     logentry: dict[str, object] = {
-        "message": _text(template),
+        "message": safe_str(template),
         "formatted": _formatted(record) if message is None else message,
     }
     if params:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import tripwire
 from tripwire.client import Client, NonRecordingClient
 from tripwire.integrations import DidNotEnable, Integration
-from tripwire.integrations._request import RequestState
+from tripwire.integrations._request import RequestState, prepare_server_context
 from tripwire.integrations.asgi import (
     SCOPE_KEY,
     TRANSACTION_STYLE_VALUES,
@@ -79,6 +79,7 @@ class StarletteIntegration(Integration):
             raise DidNotEnable("starlette is not installed") from exc
         _patch_app(Starlette)
         _patch_exception_middleware(ExceptionMiddleware)
+        prepare_server_context()
 
 
 def _integration_for(

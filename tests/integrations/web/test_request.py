@@ -6,8 +6,13 @@ import io
 import json
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.relay import assert_valid_event
 from tripwire.integrations._request import (
     BodyRecorder,
+    add_request_to_event,
     body_limit,
     collect_request,
     decode_body,
@@ -156,3 +161,58 @@ def test_header_names_are_title_cased_from_either_spelling() -> None:
 
 def test_malformed_cookie_pairs_are_skipped() -> None:
     assert parse_cookies('a=1; junk; =2; c="x=y"') == {"a": "1", "c": "x=y"}
+
+
+def test_deeply_nested_json_body_is_marked_raw_not_raised() -> None:
+    assert decode_body("application/json", b"[" * 100_000) == ("", {"rem": [["!raw", "x"]]})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    headers=st.lists(st.tuples(st.binary(max_size=20), st.binary(max_size=40)), max_size=8),
+    path=st.text(max_size=30),
+    query=st.binary(max_size=30),
+    body=st.binary(max_size=200),
+    content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded", ""]),
+    pii=st.booleans(),
+)
+def test_any_asgi_request_gives_a_valid_event(
+    headers: list[tuple[bytes, bytes]],
+    path: str,
+    query: bytes,
+    body: bytes,
+    content_type: str,
+    pii: bool,
+) -> None:
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": query,
+        "headers": [*headers, (b"content-type", content_type.encode())],
+        "client": ("127.0.0.1", 1),
+    }
+    facts = facts_from_asgi_scope(scope)
+    request, meta = collect_request(facts, send_default_pii=pii, body=body)
+    event: dict[str, Any] = {"message": "m"}
+    add_request_to_event(event, request, meta, client_ip=facts.client_ip() if pii else None)  # type: ignore[arg-type]
+
+    assert_valid_event(event)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    extra=st.dictionaries(
+        st.text(min_size=1, max_size=12).map(lambda k: "HTTP_" + k.upper()),
+        st.text(max_size=30),
+        max_size=6,
+    ),
+    path=st.text(max_size=30),
+)
+def test_any_environ_gives_a_valid_event(extra: dict[str, str], path: str) -> None:
+    environ = _environ(PATH_INFO=path.encode("utf-8", "replace").decode("latin-1"), **extra)
+    request, meta = collect_request(facts_from_environ(environ), send_default_pii=False)
+    event: dict[str, Any] = {"message": "m"}
+    add_request_to_event(event, request, meta)  # type: ignore[arg-type]
+
+    assert_valid_event(event)
