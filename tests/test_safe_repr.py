@@ -312,3 +312,9 @@ def test_secret_keys_are_filtered_in_huge_dicts_too() -> None:
 def test_ordinary_keys_are_not_filtered() -> None:
     mapping = {"keyboard": 1, "monkey": 2, "processor": 3, "inside": 4}
     assert safe_repr(mapping) == repr(mapping)
+
+
+def test_client_address_headers_are_filtered() -> None:
+    headers = [(b"x-real-ip", b"198.51.100.23"), (b"x-forwarded-for", b"198.51.100.24")]
+    text = safe_repr({"headers": headers, "REMOTE_ADDR": "198.51.100.25"})
+    assert "198.51.100" not in text

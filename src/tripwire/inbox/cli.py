@@ -135,6 +135,27 @@ def project_list(storage: Storage, as_json: bool) -> None:
 
 @main.command()
 @_db_option
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Keep events this long.")
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many per issue.",
+)
+def retention(storage: Storage, days: int | None, max_events: int | None) -> None:
+    """Show or change how long events are kept (issues and their counts stay)."""
+    if days is not None:
+        storage.set_setting("retention_days", days)
+    if max_events is not None:
+        storage.set_setting("max_events_per_issue", max_events)
+    if days is not None or max_events is not None:
+        storage.prune()
+    click.echo(f"retention_days = {storage.setting('retention_days')}")
+    click.echo(f"max_events_per_issue = {storage.setting('max_events_per_issue')}")
+
+
+@main.command()
+@_db_option
 @click.argument("query", nargs=-1)
 @click.option(
     "--sort",

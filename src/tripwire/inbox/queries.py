@@ -53,7 +53,7 @@ def _event(row: sqlite3.Row) -> EventRecord:
         timestamp=row["timestamp"],
         level=row["level"],
         title=row["title"],
-        body=decompress(row["body"]),
+        body=decompress(row["body"], row["event_id"]),
     )
 
 
