@@ -318,3 +318,9 @@ def test_client_address_headers_are_filtered() -> None:
     headers = [(b"x-real-ip", b"198.51.100.23"), (b"x-forwarded-for", b"198.51.100.24")]
     text = safe_repr({"headers": headers, "REMOTE_ADDR": "198.51.100.25"})
     assert "198.51.100" not in text
+
+
+def test_a_set_is_not_taken_for_a_name_value_pair() -> None:
+    assert safe_repr(frozenset({"token"})) == "frozenset({'token'})"
+    text = safe_repr(deque([("x", 1), ("password", "hunter2")]))
+    assert "hunter2" not in text

@@ -47,6 +47,7 @@ SENSITIVE_NAME_PARTS = (
 )  # fmt: skip
 _SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
 _NAME_TYPES = (str, bytes)
+_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
 _MAX_SAFE_NAMES = 10_000
 _MAX_NAME_LENGTH = 64
 _safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
@@ -366,7 +367,7 @@ def _walk(
             ]
         body, cut = _join_entries(items, values, budget, depth, seen, custom)
     else:
-        if size == 2 and len(items) == 2 and not _is_safe_name(items[0]):
+        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not _is_safe_name(items[0]):
             items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
         body, cut = _join_items(items, budget, depth, seen, custom)
         if len(items) == 1 and shape.open == "(" and not cut:

@@ -127,10 +127,11 @@ def exceptions_from_error(
 
 
 def _group_types() -> tuple[type[BaseException], ...]:
+    if _BUILTIN_GROUP is not None:
+        return (_BUILTIN_GROUP,)
     # On 3.10 the `exceptiongroup` backport provides groups; use it only if the app imported it.
-    backport = sys.modules.get("exceptiongroup")
-    found = [_BUILTIN_GROUP, getattr(backport, "BaseExceptionGroup", None)]
-    return tuple(kind for kind in found if isinstance(kind, type))
+    backport = getattr(sys.modules.get("exceptiongroup"), "BaseExceptionGroup", None)
+    return (backport,) if isinstance(backport, type) else ()
 
 
 def _mechanism(

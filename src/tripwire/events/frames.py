@@ -318,9 +318,9 @@ def _locals(
     except Exception:
         return {}
     custom = options.custom_repr
-    items: Iterable[tuple[object, object]] = islice(scope.items(), MAX_LOCALS)
-    if is_optimized:
-        return {name: safe_repr(value, max_repr, custom) for name, value in items}  # type: ignore[misc]
+    if is_optimized:  # function locals: names are always str
+        items = islice(scope.items(), MAX_LOCALS)
+        return {name: safe_repr(value, max_repr, custom) for name, value in items}
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)
