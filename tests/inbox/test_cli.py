@@ -87,6 +87,14 @@ def test_show_renders_a_python_traceback_with_locals_and_the_chain(tmp_path: Pat
     assert data["event"]["body"]["exception"]["values"][-1]["type"] == "PaymentFailed"
 
 
+def test_show_uses_colours_in_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        issue_id = storage.store_event(1, make_event()).issue_id
+    result = CliRunner().invoke(main, ["show", str(issue_id), "--db", str(db)], color=True)
+    assert "\x1b[31m\x1b[1mValueError: bad value 42\x1b[0m" in result.output
+
+
 def test_show_unknown_issue_exits_with_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["show", "--db", str(tmp_path / "db"), "42"])
     assert result.exit_code == 1

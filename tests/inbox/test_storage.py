@@ -107,6 +107,8 @@ def test_search_by_level_tag_status_and_text(storage: Storage) -> None:
     assert titles("keyerr") == ["KeyError"]
     assert titles("release:shop@1.0") == ["KeyError", "TimeoutError"]
     assert titles("is:resolved") == []
+    assert titles("project:default level:warning") == ["TimeoutError"]
+    assert titles("project:nope") == []
     assert titles("100%_match") == []
 
 
