@@ -227,3 +227,17 @@ def test_ingest_and_reads_from_another_connection_run_together(
         reader.close()
     assert failures == []
     assert sum(i.times_seen for i in queries.issues(storage)) == 100
+
+
+def test_official_sdk_with_spotlight_and_no_dsn_lands_in_the_default_project(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    code = (
+        "import sys, sentry_sdk\n"
+        "sentry_sdk.init(spotlight=sys.argv[1])\n"
+        "sentry_sdk.capture_message('seen by spotlight')\n"
+        "sentry_sdk.flush(timeout=10)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, f"{inbox.url}/stream"], check=True, timeout=60)
+    [issue] = queries.issues(storage)
+    assert (issue.title, issue.project_id) == ("seen by spotlight", 1)
