@@ -31,6 +31,7 @@ from tripwire.pipeline import (
     run_error_processors,
     run_event_processors,
     sample,
+    serialize,
 )
 from tripwire.scope import Scope, get_current_scope, get_global_scope, get_isolation_scope
 from tripwire.transport.base import CallableTransport, Transport
@@ -51,6 +52,7 @@ PIPELINE: tuple[Step, ...] = (
     attach_stacktrace,
     fill_defaults,
     mark_in_app,
+    serialize,
     run_before_send,
 )
 
