@@ -126,28 +126,20 @@ def safe_repr(
         if cls is str:
             cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
             return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
-        if cls in _FAST_CONTAINERS:
-            try:
-                if 0 <= _estimate(value, cls, 0) <= max_length * _FAST_FACTOR:  # type: ignore[arg-type]
-                    cut = repr(value)
-                    return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
-            except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
-                pass
     budget = max(max_length, 1)
     try:
         text: str | None = None
-        if custom_repr is not None or cls in _ATOMS:
-            pass
-        elif cls in _FAST_CONTAINERS:
-            if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
-                try:
-                    text = repr(value)
-                except Exception:  # a str or int subclass with a broken __repr__: walk instead
-                    text = None
-        else:
-            shape, hook = _traits(cls)
-            if shape is None:
-                text = _object_repr(value, hook)
+        if custom_repr is None and cls not in _ATOMS:
+            if cls in _FAST_CONTAINERS:
+                if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
+                    try:
+                        text = repr(value)
+                    except Exception:  # a str or int subclass with a broken __repr__: walk
+                        text = None
+            else:
+                shape, hook = _class_traits.get(cls) or _traits(cls)
+                if shape is None:
+                    text = _object_repr(value, hook)
         result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
     except Exception:  # a hostile item, or a container another thread changed mid-walk
         result = _broken(value)

@@ -42,10 +42,10 @@ _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 _VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
 Frame = dict[str, Any]
-# (abs_path, filename, function, module, is_hidden, may_hide, is_optimized, in_app), per code
 # A frame, and the traceback entry it came from (its line is where the exception passed);
 # the line number is computed only for the frames kept, as it costs a line-table scan.
 _Entry = tuple[FrameType, TracebackType | None]
+# (abs_path, filename, function, module, is_hidden, may_hide, is_optimized, in_app), per code
 _CodeInfo = tuple[str, str, str, str | None, bool, bool, bool, bool | None]
 
 
@@ -60,7 +60,7 @@ class _Rules:
         self.exclude = tuple(options.in_app_exclude)
         root = options.project_root
         # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
-        self.root = root.rstrip(os.sep) + os.sep if root else ""
+        self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
         self.codes: dict[int, tuple[CodeType, _CodeInfo]] = {}
 
     def decide(self, module: str | None, abs_path: str | None) -> bool | None:
@@ -227,9 +227,9 @@ def _relative_filename(abs_path: str, module: str | None) -> str:
     path = abs_path[:-1] if abs_path.endswith(".pyc") else abs_path
     parts = module.split(".")
     segments = path.split(os.sep)
-    if len(parts) == 1:
-        return segments[-1]
     stem = segments[-1].rsplit(".", 1)[0]
+    if len(parts) == 1:
+        return os.sep.join(segments[-2:]) if stem == "__init__" else segments[-1]
     count = len(parts) + (stem == "__init__")
     tail = segments[-count:]
     names_module = (stem == "__init__" and tail[-2] == parts[-1]) or stem == parts[-1]
