@@ -134,6 +134,7 @@ def issue_page(request: Request) -> Response:
         request_rows=present.request_of(body),
         user=present.pairs(body.get("user")),
         extra=present.pairs(body.get("extra")),
+        modules=present.pairs(body.get("modules")),
         sdk=body.get("sdk") if isinstance(body.get("sdk"), dict) else {},
         other_events=queries.issue_events(storage, issue.id, limit=50),
         hours=queries.histograms(storage, [issue.id])[issue.id],
