@@ -236,3 +236,15 @@ def test_status_change_from_another_site_is_refused(ui: BackgroundInbox) -> None
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
     refused.value.close()
+
+
+def test_pages_refuse_a_foreign_host_name(ui: BackgroundInbox) -> None:
+    """A site rebinding its own name to 127.0.0.1 cannot read the inbox."""
+    request = urllib.request.Request(f"{ui.url}/", headers={"Host": "evil.test"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    refused.value.close()
+    local = urllib.request.Request(f"{ui.url}/", headers={"Host": f"localhost:{ui.port}"})
+    with urllib.request.urlopen(local, timeout=10) as response:
+        assert response.status == 200

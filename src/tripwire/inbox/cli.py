@@ -86,7 +86,9 @@ def serve(storage: Storage, host: str, port: int) -> None:
     base = _base_url(host, sock.getsockname()[1])
     project = storage.default_project()
     click.echo(f"tripwire inbox on {click.style(base, bold=True)}  (db: {storage.path})")
-    click.echo(f"DSN: {project.dsn(base)}", nl=True)
+    click.echo(f"DSN: {project.dsn(base)}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: the web UI has no login; anyone who reaches {host} can read events.")
     sys.stdout.flush()
     serve_forever(storage, sock)
 
