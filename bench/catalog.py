@@ -103,6 +103,8 @@ def _arrivals(run: ChildRun, sink: Sink, project: int) -> None:
 def _exit_time(run: ChildRun, sink: Sink, project: int) -> None:
     if run.result is not None:
         run.extra["exit_s"] = run.ended_wall - run.result["done_wall"]
+        if "atexit_wall" in run.result:
+            run.extra["sdk_exit_s"] = run.result["atexit_wall"] - run.result["done_wall"]
 
 
 def _overhead(figures: Figures) -> None:
@@ -253,6 +255,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         (
             Row("peak_growth_mib", "peak memory growth (MiB)", Target("< 30 MB", at_most=30.0)),
             Row("exit_s", "time to exit after the last capture (s)", Target("<= shutdown_timeout 2 s", at_most=2.0), 2),
+            Row("sdk_exit_s", "of which exit handlers, incl. the SDK's (s)", digits=2),
             Row("captures_s", "captures on the caller's thread (s)", digits=2),
         ),
         rounds=2,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios.child import RESULT_MARKER
+from bench.scenarios.child import ATEXIT_MARKER, RESULT_MARKER
 
 __all__ = ["REPO", "ChildRun", "child_env", "run_child"]
 
@@ -50,11 +50,16 @@ def child_env() -> dict[str, str]:
 
 
 def _parse_result(stdout: str) -> dict[str, Any] | None:
-    for line in reversed(stdout.splitlines()):
+    found: dict[str, Any] | None = None
+    atexit_wall: float | None = None
+    for line in stdout.splitlines():
         if line.startswith(RESULT_MARKER):
-            found: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
-            return found
-    return None
+            found = json.loads(line[len(RESULT_MARKER) :])
+        elif line.startswith(ATEXIT_MARKER):
+            atexit_wall = float(line[len(ATEXIT_MARKER) :])
+    if found is not None and atexit_wall is not None:
+        found["atexit_wall"] = atexit_wall
+    return found
 
 
 def run_child(

@@ -117,6 +117,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "sentry_sdk": sentry_sdk.VERSION,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -155,7 +156,9 @@ def write_markdown(path: Path, meta: dict[str, Any], table: str) -> None:
     path.write_text(
         "# Benchmark results\n\n"
         f"Taken {meta['date']} on {meta['nproc']} CPUs ({meta['cpu']}), Python {meta['python']}, "
-        f"official SDK sentry-sdk {meta['sentry_sdk']}; settings: {meta['settings']}.\n"
+        f"official SDK sentry-sdk {meta['sentry_sdk']}; settings: {meta['settings']}; "
+        f"load average {meta['load_average_start']} at the start, "
+        f"{meta['load_average_1m']} at the end; {meta['duration_s']} s.\n"
         "Produced by `make bench` (bench/run.py); medians over rounds, each round a fresh "
         "interpreter per SDK, alternating. See bench/README.md for what each scenario measures.\n\n"
         f"{table}\n"

@@ -49,6 +49,7 @@ def main(argv: list[str]) -> int:
     pace = os.environ.get("BENCH_PACE", "") not in ("", "0")
     settings = f"quick={quick}, paced={pace}, rounds={rounds_override or 'per scenario'}"
 
+    load_average_start = round(os.getloadavg()[0], 2)
     outcomes: list[Outcome] = []
     figures: dict[str, Figures] = {}
     project = 0
@@ -80,6 +81,7 @@ def main(argv: list[str]) -> int:
 
     meta = machine()
     meta["settings"] = settings
+    meta["load_average_start"] = load_average_start
     meta["duration_s"] = round(time.perf_counter() - started, 1)
     table = render_table(outcomes, figures)
     print(table)

@@ -1,4 +1,4 @@
-"""A local HTTP sink: a real threaded server on 127.0.0.1 that counts the envelopes it gets.
+"""A local HTTP sink: a real server on 127.0.0.1 that counts the envelopes it gets.
 
 Both SDKs send to it through their real transports. Each benchmark run uses its own project id
 (``http://key@127.0.0.1:<port>/<project>``) so counts never mix; ``GET /stats/<project>/``
@@ -7,6 +7,7 @@ answers the counts as JSON, so a child process can ask what had arrived when its
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -14,7 +15,6 @@ import threading
 import time
 import zlib
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["ProjectStats", "Sink", "count_envelope"]
 
@@ -70,63 +70,70 @@ def count_envelope(body: bytes) -> tuple[int, int, int]:
     return events, others, discarded
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
-    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
-    # delayed ACK (40 ms), which would cap every sender at ~25 requests per second.
-    disable_nagle_algorithm = True
-    server: _SinkServer
+class _Connection(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive and Content-Length bodies: all the SDKs send."""
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Silence the per-request log line."""
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
 
-    def _answer(self, status: int, body: bytes = b"{}") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._sink._transports.add(transport)
 
-    def do_POST(self) -> None:
-        match = _ENVELOPE_PATH.match(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if match is None:
-            self._answer(404)
-            return
-        self.server.sink.record(int(match.group(1)), raw, self.headers.get("Content-Encoding"))
-        self._answer(200)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._sink._transports.discard(self._transport)
 
-    def do_GET(self) -> None:
-        match = _STATS_PATH.match(self.path)
-        if match is None:
-            self._answer(404)
-            return
-        stats = self.server.sink.stats(int(match.group(1)))
-        self._answer(200, json.dumps(asdict(stats)).encode())
-
-
-class _SinkServer(ThreadingHTTPServer):
-    daemon_threads = True
-    sink: Sink
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that hangs up (an SDK exiting) is normal here; say nothing."""
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while self._transport is not None and not self._transport.is_closing():
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
+            method, path = lines[0].split(" ")[:2]
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length") or 0)
+            if len(self._buffer) < end + 4 + length:
+                return
+            body = bytes(self._buffer[end + 4 : end + 4 + length])
+            del self._buffer[: end + 4 + length]
+            status, answer = self._sink.answer(method, path, headers.get("content-encoding"), body)
+            self._transport.write(
+                f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(answer)}\r\n\r\n".encode()
+                + answer
+            )
+            if headers.get("connection", "").lower() == "close":
+                self._transport.close()
 
 
 class Sink:
-    """The counting server. Use as a context manager; ``dsn(project)`` names a project."""
+    """The counting server. Use as a context manager; ``dsn(project)`` names a project.
+
+    An asyncio server on its own thread: http.server's per-request parsing would make the
+    sink, not the SDK, the limit in the burst scenario.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._projects: dict[int, ProjectStats] = {}
-        self._server = _SinkServer(("127.0.0.1", 0), _Handler)
-        self._server.sink = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._transports: set[asyncio.Transport] = set()
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            self._loop.create_server(lambda: _Connection(self), "127.0.0.1", 0)
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return int(self._server.sockets[0].getsockname()[1])
 
     def dsn(self, project: int) -> str:
         return f"http://benchkey@127.0.0.1:{self.port}/{project}"
@@ -136,15 +143,32 @@ class Sink:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._server.close()
+        for transport in list(self._transports):
+            transport.close()
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
 
     def __enter__(self) -> Sink:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def answer(
+        self, method: str, path: str, encoding: str | None, body: bytes
+    ) -> tuple[int, bytes]:
+        """The status and JSON body for one request."""
+        envelope = _ENVELOPE_PATH.match(path)
+        if method == "POST" and envelope is not None:
+            self.record(int(envelope.group(1)), body, encoding)
+            return 200, b"{}"
+        stats = _STATS_PATH.match(path)
+        if method == "GET" and stats is not None:
+            return 200, json.dumps(asdict(self.stats(int(stats.group(1))))).encode()
+        return 404, b"{}"
 
     def record(self, project: int, raw: bytes, encoding: str | None) -> None:
         """Decode one request body and add it to the project's counts."""

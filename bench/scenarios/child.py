@@ -7,6 +7,7 @@ fresh interpreter and prints ``BENCH_RESULT {json}`` as its last line of output.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import statistics
 import sys
@@ -17,11 +18,13 @@ from types import ModuleType
 from typing import Any
 
 __all__ = [
+    "ATEXIT_MARKER",
     "RESULT_MARKER",
     "SDKS",
     "emit",
     "init_sdk",
     "load_sdk",
+    "mark_atexit",
     "measure",
     "parser",
     "sink_stats",
@@ -29,6 +32,7 @@ __all__ = [
 ]
 
 RESULT_MARKER = "BENCH_RESULT "
+ATEXIT_MARKER = "BENCH_ATEXIT "
 SDKS = ("tripwire", "official", "none")
 
 
@@ -103,6 +107,19 @@ def sink_stats(dsn: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://{host}/stats/{project}/", timeout=5) as response:
         answer: dict[str, Any] = json.loads(response.read())
     return answer
+
+
+def mark_atexit() -> None:
+    """Print the wall time when exit handlers have run: call before the SDK's ``init()``.
+
+    ``atexit`` runs handlers last-registered first, so this one runs after the SDK's.
+    """
+
+    def report() -> None:
+        sys.stdout.write(f"{ATEXIT_MARKER}{time.time()}\n")
+        sys.stdout.flush()
+
+    atexit.register(report)
 
 
 def emit(result: dict[str, Any]) -> None:

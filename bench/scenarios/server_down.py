@@ -11,7 +11,7 @@ import resource
 import sys
 import time
 
-from bench.scenarios.child import emit, init_sdk, parser
+from bench.scenarios.child import emit, init_sdk, mark_atexit, parser
 
 __all__ = ["SHUTDOWN_TIMEOUT_S", "main"]
 
@@ -40,6 +40,7 @@ def main(argv: list[str]) -> dict[str, object]:
     arguments = parser("server down")
     arguments.add_argument("--count", type=int, default=50_000)
     args = arguments.parse_args(argv)
+    mark_atexit()
     sdk = init_sdk(args.sdk, args.dsn, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     sdk.capture_message("warm-up")
     time.sleep(0.2)

@@ -31,6 +31,7 @@ from tripwire.pipeline import (
     run_error_processors,
     run_event_processors,
     sample,
+    serialize,
 )
 from tripwire.scope import Scope, get_current_scope, get_global_scope, get_isolation_scope
 from tripwire.transport.base import CallableTransport, Transport
@@ -51,6 +52,7 @@ PIPELINE: tuple[Step, ...] = (
     attach_stacktrace,
     fill_defaults,
     mark_in_app,
+    serialize,
     run_before_send,
 )
 
@@ -79,7 +81,7 @@ def _make_transport(options: Options, counter: drops.DropCounter) -> Transport |
         return CallableTransport(given)
     if options.dsn is None and not options.spotlight:
         return None
-    from tripwire.transport import make_transport  # type: ignore[attr-defined]
+    from tripwire.transport import make_transport
 
     made: Transport | None = make_transport(options, counter)
     return made

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tripwire import drops
+from tripwire import drops, serializer
 from tripwire.breadcrumbs import merge_breadcrumbs
 from tripwire.events import contexts, frames
 from tripwire.options import Options
@@ -40,6 +40,7 @@ __all__ = [
     "run_error_processors",
     "run_event_processors",
     "sample",
+    "serialize",
 ]
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ def sample(event: Event, capture: Capture) -> Event | Drop:
     if isinstance(rate, bool):
         rate = 1.0 if rate else 0.0
     if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
-        logger.warning("ignoring sample rate %r: expected a number from 0 to 1", rate)
+        logger.warning(
+            "ignoring a sample rate of type %s: expected a number from 0 to 1", type(rate).__name__
+        )
         return event
     if rate < 1.0 and random.random() >= rate:
         return Drop(drops.SAMPLE_RATE)
@@ -231,7 +234,7 @@ def fill_defaults(event: Event, capture: Capture) -> Event:
     level = event.get("level")
     if level is None:
         event["level"] = "error" if "exception" in event else "info"
-    elif level not in LEVELS:
+    elif not isinstance(level, str) or level not in LEVELS:
         lowered = level.lower() if isinstance(level, str) else ""
         event["level"] = LEVEL_ALIASES.get(lowered, lowered if lowered in LEVELS else "error")
     event.setdefault("platform", "python")
@@ -252,6 +255,11 @@ def fill_defaults(event: Event, capture: Capture) -> Event:
 def mark_in_app(event: Event, capture: Capture) -> Event:
     frames.mark_in_app(event, capture.options)
     return event
+
+
+def serialize(event: Event, capture: Capture) -> Event:
+    """JSON-safe, bounded data from here on: what ``before_send`` sees is what is sent."""
+    return serializer.serialize_event(event, capture.options)
 
 
 def run_before_send(event: Event, capture: Capture) -> Event | Drop:

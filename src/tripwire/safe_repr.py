@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
-from itertools import chain, islice
-from typing import Any
+from itertools import islice
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -37,14 +37,16 @@ _CYCLIC = "<cyclic>"
 CustomRepr = Callable[[object], str | None]
 
 # A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
-# shows its value as [Filtered]: a repr string hides its keys from the event scrubber.
+# shows its value as [Filtered]: a repr string hides its keys from the event scrubber. The
+# client-address names are PII; a local's repr cannot know send_default_pii, so they always go.
 SENSITIVE_NAME_PARTS = (
     "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
     "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
-    "access_key", "signature",
+    "access_key", "signature", "forwarded", "real_ip", "real-ip", "remote_addr", "ip_address",
 )  # fmt: skip
 _SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
 _NAME_TYPES = (str, bytes)
+_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
 _MAX_SAFE_NAMES = 10_000
 _MAX_NAME_LENGTH = 64
 _safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
@@ -58,6 +60,8 @@ class _Filtered:
 
 
 _FILTERED = _Filtered()
+_MAX_CACHED_CLASSES = 1024
+_class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
 _FIXED_SIZE = frozenset({float, bool, type(None), complex})  # repr at most _SHORT characters
 _SHORT = 52
@@ -66,26 +70,15 @@ _ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
 _FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 
-class _Shape:
+class _Shape(NamedTuple):
     """How to walk one kind of builtin container without calling its ``__repr__``."""
 
-    __slots__ = ("close", "empty", "is_mapping", "iterate", "open", "size")
-
-    def __init__(
-        self,
-        open_: str,
-        close: str,
-        empty: str,
-        iterate: Callable[[Any], Iterable[object]],
-        size: Callable[[Any], int],
-        is_mapping: bool = False,
-    ) -> None:
-        self.open = open_
-        self.close = close
-        self.empty = empty
-        self.iterate = iterate
-        self.size = size
-        self.is_mapping = is_mapping
+    open: str
+    close: str
+    empty: str
+    iterate: Callable[[Any], Iterable[object]]
+    size: Callable[[Any], int]
+    is_mapping: bool = False
 
 
 def _dict_shape(name: str) -> _Shape:
@@ -103,11 +96,7 @@ _SHAPES: dict[object, _Shape] = {
     tuple.__repr__: _Shape("(", ")", "()", tuple.__iter__, tuple.__len__),
     set.__repr__: _Shape("{", "}", "set()", set.__iter__, set.__len__),
     frozenset.__repr__: _Shape(
-        "frozenset({",
-        "})",
-        "frozenset()",
-        frozenset.__iter__,
-        frozenset.__len__,
+        "frozenset({", "})", "frozenset()", frozenset.__iter__, frozenset.__len__
     ),
     deque.__repr__: _Shape("deque([", "])", "deque([])", deque.__iter__, deque.__len__),
     dict.__repr__: _dict_shape("dict"),
@@ -128,24 +117,28 @@ def safe_repr(
     or exception falls back to the normal repr. Never raises, never returns lone surrogates.
     """
     cls = type(value)
-    if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
-        if cls in _FIXED_SIZE:
-            return repr(value)
-        if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
-            return repr(value)
-        if cls is str:
-            cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
-            return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
-    budget = max(max_length, 1)
-    try:
+    budget = max_length if max_length > 0 else 1
+    try:  # everything inside: even `cls in ...` runs a metaclass's __hash__
+        if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
+            if cls in _FIXED_SIZE:
+                return repr(value)
+            if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
+                return repr(value)
+            if cls is str:
+                cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+                return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
         text: str | None = None
-        if custom_repr is not None or cls in _ATOMS:
-            pass
-        elif cls in _FAST_CONTAINERS:
-            if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
-                text = _builtin_repr(value)
-        elif _shape_of(cls) is None:
-            text = _object_repr(value)
+        if custom_repr is None and cls not in _ATOMS:
+            if cls in _FAST_CONTAINERS:  # _builtin_repr, inlined: the commonest container path
+                try:
+                    if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
+                        text = repr(value)
+                except Exception:  # a hostile item (a str subclass's __repr__, say): walk
+                    text = None
+            else:
+                shape, hook = _class_traits.get(cls) or _traits(cls)
+                if shape is None:
+                    text = _object_repr(value, hook)
         result = _repr(value, budget, 0, set(), custom_repr) if text is None else text
     except Exception:  # a hostile item, or a container another thread changed mid-walk
         result = _broken(value)
@@ -177,7 +170,7 @@ def without_surrogates(text: str) -> str:
 def _repr(value: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None) -> str:
     cls = type(value)
     if custom is not None:
-        shape = _shape_of(cls)
+        shape = _traits(cls)[0]
         if shape is not None:
             return _walk(value, shape, budget, depth, seen, custom)
         text = _custom_text(value, custom)
@@ -190,25 +183,26 @@ def _repr(value: object, budget: int, depth: int, seen: set[int], custom: Custom
         return repr(value) if bits <= _MAX_INT_BITS else f"<int of {bits} bits>"
     if cls in _FIXED_SIZE:
         return repr(value)
-    shape = _shape_of(cls)
+    shape, hook = _traits(cls)
     if shape is not None:
         return _walk(value, shape, budget, depth, seen, custom)
-    return _object_repr(value)
+    return _object_repr(value, hook)
 
 
-def _builtin_repr(value: object) -> str | None:
-    """The builtin repr of a container that passed ``_estimate``; None if an item fails."""
-    try:
-        return repr(value)
-    except Exception:  # a str or int subclass with a broken __repr__: walk instead
-        return None
-
-
-def _shape_of(cls: type) -> _Shape | None:
-    try:
-        return _SHAPES.get(cls.__repr__)
-    except Exception:  # a metaclass that breaks attribute lookup
-        return None
+def _traits(cls: type) -> tuple[_Shape | None, Callable[[Any], object] | None]:
+    """How to repr instances of ``cls``: a container shape to walk, or a ``__sentry_repr__``."""
+    traits = _class_traits.get(cls)
+    if traits is None:
+        try:
+            shape = _SHAPES.get(cls.__repr__)
+            hook = getattr(cls, "__sentry_repr__", None)
+        except Exception:  # a metaclass that breaks attribute lookup
+            shape, hook = None, None
+        traits = (shape, hook if callable(hook) else None)
+        if len(_class_traits) >= _MAX_CACHED_CLASSES:
+            _class_traits.clear()
+        _class_traits[cls] = traits
+    return traits
 
 
 def _custom_text(value: object, custom: CustomRepr) -> str | None:
@@ -221,10 +215,9 @@ def _custom_text(value: object, custom: CustomRepr) -> str | None:
     return without_surrogates(str.__getitem__(text, slice(None)))
 
 
-def _object_repr(value: object) -> str:
+def _object_repr(value: object, hook: Callable[[Any], object] | None) -> str:
     try:
-        sentry_repr = getattr(type(value), "__sentry_repr__", None)
-        text = sentry_repr(value) if callable(sentry_repr) else repr(value)
+        text = repr(value) if hook is None else hook(value)
     except Exception:  # includes RecursionError from a __repr__ that calls itself
         return _broken(value)
     if type(text) is not str:
@@ -245,44 +238,57 @@ def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
         return -1
     if size == 0:
         return 11  # "frozenset()"
+    total = 12
+    items: Iterable[Any] = value
     if cls is dict:
-        if not _names_are_safe(value):
-            return -1
+        # Known names are short str/bytes, checked once: the common dict skips its keys.
+        if _safe_names.issuperset(value):
+            total += 8 * size
+        else:
+            keys = _column_estimate(value, depth)
+            if keys < 0 or not _names_are_safe(value):
+                return -1
+            total += keys + 2 * size
+        items = value.values()  # type: ignore[attr-defined]
     elif size == 2 and cls is not set and cls is not frozenset:
         first = value[0]  # type: ignore[index]
-        if type(first) in _NAME_TYPES and not _names_are_safe((first,)):
+        if type(first) in _NAME_TYPES and not _is_safe_name(first):
             return -1
-    if size <= _SMALL:
-        total = 12
-        for item in chain.from_iterable(value.items()) if cls is dict else value:  # type: ignore[attr-defined]
-            kind = type(item)
-            if kind is str:
-                total += len(item) + 4
-            elif kind is int:
-                bits = item.bit_length()
-                if bits > 64:
-                    return -1
-                total += bits * 3 // 10 + 5
-            elif kind in _FAST_CONTAINERS:
-                nested = _estimate(item, kind, depth + 1)
-                if nested < 0:
-                    return -1
-                total += nested + 2
-            elif kind in _FIXED_SIZE:
-                total += _SHORT + 2
-            elif kind is bytes:
-                total += 4 * len(item) + 5
-            else:
+    if size > _SMALL:
+        # A homogeneous column is checked and measured in one C-speed pass: the typed map
+        # raises TypeError at the first item of another type.
+        first = type(next(iter(items)))
+        try:
+            if first is int:
+                bits = max(map(int.bit_length, items))
+                return total + size * (bits * 3 // 10 + 5) if bits <= 64 else -1
+            if first is str:
+                return total + sum(map(str.__len__, items)) + 4 * size
+        except TypeError:
+            pass
+        column = _column_estimate(items, depth)  # type: ignore[arg-type]
+        return total + column + 2 * size if column >= 0 else -1
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 4
+        elif kind is int:
+            bits = item.bit_length()
+            if bits > 64:
                 return -1
-        return total
-    if cls is dict:
-        keys = _column_estimate(value, depth)
-        values = _column_estimate(value.values(), depth)  # type: ignore[attr-defined]
-        if keys < 0 or values < 0:
+            total += bits * 3 // 10 + 5
+        elif kind in _FAST_CONTAINERS:
+            nested = _estimate(item, kind, depth + 1)
+            if nested < 0:
+                return -1
+            total += nested + 2
+        elif kind in _FIXED_SIZE:
+            total += _SHORT + 2
+        elif kind is bytes:
+            total += 4 * len(item) + 5
+        else:
             return -1
-        return keys + values + 4 * size + 12
-    column = _column_estimate(value, depth)
-    return column + 2 * size + 12 if column >= 0 else -1
+    return total
 
 
 def _column_estimate(column: Collection[Any], depth: int) -> int:
@@ -352,7 +358,7 @@ def _walk(
             ]
         body, cut = _join_entries(items, values, budget, depth, seen, custom)
     else:
-        if size == 2 and len(items) == 2 and not _is_safe_name(items[0]):
+        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not _is_safe_name(items[0]):
             items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
         body, cut = _join_items(items, budget, depth, seen, custom)
         if len(items) == 1 and shape.open == "(" and not cut:
@@ -366,8 +372,8 @@ def _walk(
 def _join_items(
     items: list[object], budget: int, depth: int, seen: set[int], custom: CustomRepr | None
 ) -> tuple[str, bool]:
-    if custom is None and 0 <= _estimate(items, list, depth) <= budget * _FAST_FACTOR:
-        text = _builtin_repr(items)
+    if custom is None:
+        text = _builtin_repr(items, list, budget, depth)
         if text is not None:
             return text[1:-1], False
     parts: list[str] = []
@@ -375,7 +381,7 @@ def _join_items(
     for item in items:
         if left <= 0:
             return ", ".join(parts), True
-        text = _repr(item, left, depth + 1, seen, custom)
+        text = _item_repr(item, left, depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
@@ -389,27 +395,55 @@ def _join_entries(
     seen: set[int],
     custom: CustomRepr | None,
 ) -> tuple[str, bool]:
-    if custom is None and _column_estimate(keys, depth) >= 0:
+    if custom is None and _are_atoms(keys, depth):
         entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
-        if 0 <= _estimate(entries, dict, depth) <= budget * _FAST_FACTOR:
-            text = _builtin_repr(entries)
-            if text is not None:
-                return text[1:-1], False
+        text = _builtin_repr(entries, dict, budget, depth)
+        if text is not None:
+            return text[1:-1], False
     parts: list[str] = []
     left = budget
     for key, item in zip(keys, values, strict=False):
         if left <= 0:
             return ", ".join(parts), True
-        key_text = _repr(key, left, depth + 1, seen, custom)
-        text = key_text + ": " + _repr(item, left - len(key_text), depth + 1, seen, custom)
+        key_text = _item_repr(key, left, depth + 1, seen, custom)
+        text = key_text + ": " + _item_repr(item, left - len(key_text), depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
 
 
+def _builtin_repr(container: Collection[Any], cls: type, budget: int, depth: int) -> str | None:
+    """The builtin repr of ``container`` if ``_estimate`` finds it safe and small, else None."""
+    try:
+        if 0 <= _estimate(container, cls, depth) <= budget * _FAST_FACTOR:
+            return repr(container)
+    except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
+        pass
+    return None
+
+
+def _are_atoms(column: list[object], depth: int) -> bool:
+    try:
+        return _column_estimate(column, depth) >= 0
+    except Exception:  # a hostile class's __hash__ while collecting the kinds
+        return False
+
+
+def _item_repr(
+    item: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None
+) -> str:
+    try:
+        return _repr(item, budget, depth, seen, custom)
+    except Exception:  # one hostile item spoils only its own place
+        return _broken(item)
+
+
 def _names_are_safe(names: Iterable[object]) -> bool:
-    if _safe_names.issuperset(names):
-        return True
+    try:
+        if _safe_names.issuperset(names):
+            return True
+    except Exception:  # a key with a hostile __hash__ or __eq__; only str and bytes matter
+        pass
     return all(_is_safe_name(name) for name in names)
 
 

@@ -235,7 +235,7 @@ class Scope:
 
     def set_context(self, key: str, value: dict[str, object]) -> None:
         if not isinstance(value, Mapping):
-            logger.warning("set_context(%r) takes a dict, got %s", key, type(value).__name__)
+            logger.warning("set_context takes a dict, got %s", type(value).__name__)
             return
         if self._shared & _CONTEXTS:
             self._own(_CONTEXTS)

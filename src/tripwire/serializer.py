@@ -11,6 +11,7 @@ timestamps and enum-like fields are never shortened by ``max_value_length``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import math
 import os
@@ -235,8 +236,35 @@ def _values(
     return out
 
 
+_CRUMB_TEXT = ("type", "category", "message")
+_LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
+
+
+def _crumb_shape(crumb: dict[str, Any]) -> None:
+    # Relay wants text in these fields, a known level and a number or string timestamp;
+    # a crumb recorded with other values keeps its data and loses only what cannot be sent.
+    for key in _CRUMB_TEXT:
+        value = crumb.get(key)
+        if value is not None and not isinstance(value, str):
+            crumb[key] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    level = crumb.get("level")
+    if level is not None and level not in _LEVELS:
+        lowered = level.lower() if isinstance(level, str) else ""
+        if lowered in _LEVELS:
+            crumb["level"] = lowered
+        elif lowered in ("critical", "warn"):
+            crumb["level"] = "fatal" if lowered == "critical" else "warning"
+        else:
+            del crumb["level"]
+    stamp = crumb.get("timestamp")
+    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, (int, float, str))):
+        del crumb["timestamp"]
+
+
 def _crumb(value: object, converter: Converter) -> object:
     converted = converter.databag(value)
+    if isinstance(converted, dict):
+        _crumb_shape(converted)
     if converter.max_length is not None and isinstance(value, Mapping):
         meta = converter.pending or {}
         for key in _CRUMB_IDENTIFIERS:  # never shortened: put the originals back

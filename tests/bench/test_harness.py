@@ -6,6 +6,7 @@ Tiny iteration counts and no timing assertions: these check that the pieces work
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,3 +122,19 @@ def test_inbox_events_have_twenty_frames_from_forty_sites() -> None:
     assert len(frames) == 20
     assert len({event["exception"]["values"][0]["type"] for event in events}) == 40
     assert len({event["event_id"] for event in events}) == 80
+
+
+def test_server_down_reports_memory_and_when_exit_handlers_ran() -> None:
+    """Nothing listens on the DSN's port; the child still reports and exits."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dsn = f"http://key@127.0.0.1:{port}/1"
+
+    run = run_child("bench.scenarios.server_down", "official", ["--count", "200"], dsn, 60)
+
+    assert run.error is None, run.stderr_tail
+    assert run.result is not None
+    assert run.result["count"] == 200
+    assert run.result["atexit_wall"] >= run.result["done_wall"]
+    assert run.result["peak_growth_mib"] >= 0

@@ -359,3 +359,74 @@ def test_any_message_gives_a_valid_event(message: str, notes: list[str], errno: 
     error.__notes__ = notes  # type: ignore[attr-defined]
     event, _ = event_from_exception(raised(lambda: (_ for _ in ()).throw(error)), OPTIONS)
     assert_valid_event(wrap(event["exception"]["values"]))
+
+
+@st.composite
+def exception_trees(draw: st.DrawFn) -> BaseException:
+    """Exceptions linked at random by causes, contexts and (on 3.11+) groups, cycles included."""
+    count = draw(st.integers(min_value=1, max_value=12))
+    pool: list[BaseException] = [ValueError(str(index)) for index in range(count)]
+    for exc in pool:
+        link = draw(st.sampled_from([None, *pool]))
+        if draw(st.booleans()):
+            exc.__cause__ = link
+        else:
+            exc.__context__ = link
+    if sys.version_info >= (3, 11) and draw(st.booleans()):
+        members = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=5))
+        group = ExceptionGroup("g", members)  # noqa: F821
+        group.__context__ = draw(st.sampled_from(pool))
+        return group
+    return draw(st.sampled_from(pool))
+
+
+@settings(max_examples=150, deadline=None)
+@given(error=exception_trees())
+def test_any_exception_tree_gives_a_consistent_valid_list(error: BaseException) -> None:
+    values = exceptions_from_error(error, OPTIONS)
+    assert 1 <= len(values) <= MAX_EXCEPTIONS
+    assert values[-1]["value"] == str(error)
+    if len(values) > 1:
+        ids = [m["exception_id"] for m in mechanisms(values)]
+        assert sorted(ids) == list(range(len(values)))
+        assert values[-1]["mechanism"]["exception_id"] == 0
+        for mechanism in mechanisms(values)[:-1]:
+            assert mechanism["parent_id"] in ids
+            assert mechanism["parent_id"] < mechanism["exception_id"]
+    assert_valid_event(wrap(values))
+
+
+def test_exception_with_hostile_attribute_access_is_captured() -> None:
+    class Hostile(Exception):
+        def __getattribute__(self, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+    def fail() -> None:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise Hostile("outer")  # noqa: B904
+
+    values = exceptions_from_error(raised(fail), OPTIONS)
+    assert [v["type"] for v in values] == [
+        "KeyError",
+        "test_exception_with_hostile_attribute_access_is_captured.<locals>.Hostile",
+    ]
+    assert values[-1]["stacktrace"]["frames"][-1]["function"].endswith("fail")
+    assert_valid_event(wrap(values))
+
+
+def test_exception_class_with_hostile_metaclass_is_named() -> None:
+    class Meta(type):
+        def __getattribute__(cls, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+    class Odd(Exception, metaclass=Meta):
+        pass
+
+    [value] = exceptions_from_error(Odd("x"), OPTIONS)
+    assert value["type"].endswith("Odd")
+    assert value["module"] == __name__

@@ -326,3 +326,29 @@ def test_pseudo_file_names_are_kept_verbatim(name: str) -> None:
     assert name == frame["filename"]
     assert "in_app" not in frame
     assert "context_line" not in frame
+
+
+def test_package_init_frames_name_the_package_directory(tmp_path: Path) -> None:
+    code = compile(
+        "def f():\n    raise ValueError('x')\n", str(tmp_path / "pkg" / "__init__.py"), "exec"
+    )
+    namespace: dict[str, Any] = {"__name__": "pkg"}
+    exec(code, namespace)
+    frame = frames_from_traceback(traceback_of(namespace["f"]), options_for(tmp_path))[-1]
+    assert frame["filename"] == os.path.join("pkg", "__init__.py")
+
+
+def test_module_name_that_does_not_match_the_path_keeps_the_absolute_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "somewhere" / "else.py")
+    code = compile("def f():\n    raise ValueError('x')\n", path, "exec")
+    namespace: dict[str, Any] = {"__name__": "app.views"}
+    exec(code, namespace)
+    frame = frames_from_traceback(traceback_of(namespace["f"]), options_for(tmp_path))[-1]
+    assert frame["filename"] == path
+    assert frame["in_app"] is True
+
+
+def test_relative_project_root_is_resolved(shop: ModuleType, tmp_path: Path) -> None:
+    options = options_for(os.path.relpath(tmp_path))
+    frame = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
+    assert frame["in_app"] is True

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -88,6 +87,14 @@ def test_show_renders_a_python_traceback_with_locals_and_the_chain(tmp_path: Pat
     assert data["event"]["body"]["exception"]["values"][-1]["type"] == "PaymentFailed"
 
 
+def test_show_uses_colours_in_a_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        issue_id = storage.store_event(1, make_event()).issue_id
+    result = CliRunner().invoke(main, ["show", str(issue_id), "--db", str(db)], color=True)
+    assert "\x1b[31m\x1b[1mValueError: bad value 42\x1b[0m" in result.output
+
+
 def test_show_unknown_issue_exits_with_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["show", "--db", str(tmp_path / "db"), "42"])
     assert result.exit_code == 1
@@ -98,7 +105,7 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
     db = tmp_path / "db"
     with Storage(db) as storage, BackgroundInbox(storage) as inbox:
         key = storage.default_project().public_key
-        storage.store_event(1, make_event(exc_type="OldError"))  # before tail: not shown
+        storage.store_event(1, make_event(exc_type="OldError"))
         tail = subprocess.Popen(
             [
                 sys.executable,
@@ -108,6 +115,7 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
                 "--db",
                 str(db),
                 "--json",
+                "--all",
                 "--count",
                 "2",
                 "--interval",
@@ -118,16 +126,16 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
-            time.sleep(1.0)  # let tail take its starting point; ordering, not timing, is checked
-            for name in ("FirstError", "SecondError"):
-                reply = post(envelope_url(inbox), envelope(make_event(exc_type=name)), key=key)
-                assert reply.status == 200
-            out, _ = tail.communicate(timeout=30)
+            assert tail.stdout is not None
+            first = json.loads(tail.stdout.readline())  # tail is polling once this arrives
+            reply = post(envelope_url(inbox), envelope(make_event(exc_type="NewError")), key=key)
+            assert reply.status == 200
+            out, _ = tail.communicate(timeout=60)
         finally:
             tail.kill()
             tail.communicate()
-    titles = [json.loads(line)["title"].split(":")[0] for line in out.splitlines()]
-    assert titles == ["FirstError", "SecondError"]
+    titles = [first["title"]] + [json.loads(line)["title"] for line in out.splitlines()]
+    assert [t.split(":")[0] for t in titles] == ["OldError", "NewError"]
 
 
 def test_serve_prints_a_dsn_that_accepts_events(tmp_path: Path) -> None:
@@ -151,3 +159,14 @@ def test_serve_prints_a_dsn_that_accepts_events(tmp_path: Path) -> None:
     assert reply.status == 200
     with Storage(db) as storage:
         assert [event["event_id"]] == [e.event_id for e in queries.events_after(storage, 0)]
+
+
+def test_retention_settings_are_shown_changed_and_applied(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        storage.store_events(1, [make_event() for _ in range(3)])
+    assert _run(db, "retention") == "retention_days = 30\nmax_events_per_issue = 1000\n"
+    assert "max_events_per_issue = 2" in _run(db, "retention", "--max-events", "2")
+    with Storage(db) as storage:
+        [issue] = queries.issues(storage)
+        assert (issue.times_seen, len(queries.issue_events(storage, issue.id))) == (3, 2)

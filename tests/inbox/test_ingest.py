@@ -5,6 +5,8 @@ import json
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.inbox.conftest import envelope, make_event
 from tripwire.inbox.ingest import (
@@ -149,3 +151,40 @@ def test_auth_header_is_parsed_like_relay() -> None:
 def test_disagreeing_keys_are_forbidden() -> None:
     with pytest.raises(Forbidden):
         parse_auth("Sentry sentry_key=abc", "def")
+
+
+@given(st.binary(max_size=2048))
+def test_any_bytes_parse_or_fail_with_an_ingest_error(body: bytes) -> None:
+    for parse in (parse_envelope, parse_store):
+        reason = ""
+        try:
+            parse(body)
+        except IngestError as error:
+            reason = str(error)
+        assert "\n" not in reason
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *(b"{}", b'{"type":"event"}', b'{"type":"event","length":3}', b'{"message":"m"}'),
+                *(b'{"length":1,"type":"x"}', b"\n", b"}", b'{"event_id":"a"}', b'"s"', b"[]"),
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_envelope_shaped_garbage_never_escapes_as_another_error(parts: list[bytes]) -> None:
+    try:
+        parse_envelope(b"\n".join(parts))
+    except IngestError:
+        pass
+
+
+@given(st.binary(max_size=512), st.sampled_from(["gzip", "deflate", "identity", "br"]))
+def test_any_body_decodes_or_fails_with_an_ingest_error(body: bytes, encoding: str) -> None:
+    try:
+        decode_body(body, encoding)
+    except IngestError:
+        pass

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import subprocess
 import sys
 import threading
 import urllib.request
 import zlib
+from typing import Any
+
+import pytest
 
 from tests.inbox.conftest import envelope, envelope_url, make_event, post
 from tests.relay import assert_valid_event
@@ -13,11 +18,11 @@ from tripwire.inbox import queries
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
 
-# The official SDK in a subprocess (its global state stays out of this process); each event
-# it sends is also printed as JSON by before_send, so the test can compare both ends.
-_OFFICIAL_APP = """
+# An SDK in a subprocess (its global state stays out of this process); each event it sends
+# is also printed as JSON by before_send, so the test can compare both ends.
+_APP = """
 import json, logging, sys
-import sentry_sdk
+import {sdk} as sentry_sdk
 
 def keep(event, hint):
     print(json.dumps(event, default=str), flush=True)
@@ -48,21 +53,28 @@ sentry_sdk.flush(timeout=10)
 """
 
 
-def _run_official_sdk(dsn: str) -> list[dict[str, object]]:
+def _run_sdk(sdk: str, dsn: str) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-c", _OFFICIAL_APP, dsn],
+        [sys.executable, "-c", _APP.replace("{sdk}", sdk), dsn],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_official_sdk_events_are_stored_as_sent_and_grouped(
-    inbox: BackgroundInbox, storage: Storage
+@pytest.mark.parametrize("sdk", ["sentry_sdk", "tripwire"])
+def test_sdk_events_are_stored_as_sent_and_grouped(
+    sdk: str, inbox: BackgroundInbox, storage: Storage
 ) -> None:
-    sent = _run_official_sdk(inbox.dsn)
+    """The official SDK and tripwire, pointed at the inbox's DSN with no other change."""
+    if sdk == "tripwire" and not hasattr(
+        importlib.import_module("tripwire.transport"), "make_transport"
+    ):
+        pytest.skip("tripwire has no HTTP transport yet")
+    sent = _run_sdk(sdk, inbox.dsn)
 
     assert len(sent) == 3
     stored = {e.event_id: e for e in queries.events_after(storage, 0)}
@@ -71,7 +83,7 @@ def test_official_sdk_events_are_stored_as_sent_and_grouped(
         body = stored[str(event["event_id"])].body
         wire = json.loads(json.dumps(event))
         # After before_send the SDK moves this into the envelope header (protocol.md §5.1).
-        del wire["contexts"]["trace"]["dynamic_sampling_context"]
+        wire["contexts"]["trace"].pop("dynamic_sampling_context", None)
         assert wire == body
         assert_valid_event(body)
     payments = [i for i in queries.issues(storage) if "PaymentFailed" in i.title]
@@ -227,3 +239,17 @@ def test_ingest_and_reads_from_another_connection_run_together(
         reader.close()
     assert failures == []
     assert sum(i.times_seen for i in queries.issues(storage)) == 100
+
+
+def test_official_sdk_with_spotlight_and_no_dsn_lands_in_the_default_project(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    code = (
+        "import sys, sentry_sdk\n"
+        "sentry_sdk.init(spotlight=sys.argv[1])\n"
+        "sentry_sdk.capture_message('seen by spotlight')\n"
+        "sentry_sdk.flush(timeout=10)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, f"{inbox.url}/stream"], check=True, timeout=60)
+    [issue] = queries.issues(storage)
+    assert (issue.title, issue.project_id) == ("seen by spotlight", 1)

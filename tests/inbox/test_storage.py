@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,8 @@ def test_search_by_level_tag_status_and_text(storage: Storage) -> None:
     assert titles("keyerr") == ["KeyError"]
     assert titles("release:shop@1.0") == ["KeyError", "TimeoutError"]
     assert titles("is:resolved") == []
+    assert titles("project:default level:warning") == ["TimeoutError"]
+    assert titles("project:nope") == []
     assert titles("100%_match") == []
 
 
@@ -125,3 +128,25 @@ def test_retention_removes_old_events_and_caps_events_per_issue(storage: Storage
 def test_unknown_settings_are_errors(storage: Storage) -> None:
     with pytest.raises(StorageError):
         storage.set_setting("nope", 1)
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    first = resources.files("tripwire.inbox.migrations").joinpath("0001_initial.sql")
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.executescript(first.read_text("utf-8"))
+    conn.execute("INSERT INTO projects VALUES (1, 'default', 'k1', 0), (2, 'web', 'k2', 0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    with Storage(tmp_path / "old.db") as storage:
+        assert [(p.name, p.public_key) for p in storage.projects()] == [
+            ("default", "k1"),
+            ("web", "k2"),
+        ]
+        storage.store_event(2, make_event())
+        indexes = {row[0] for row in storage.reader.execute("SELECT name FROM sqlite_master")}
+    assert "events_received" not in indexes
+    check = sqlite3.connect(tmp_path / "old.db")
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()

@@ -65,6 +65,20 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundInbox]:
     batch.append(make_event(exc_type="TimeoutError", value="slow", level="warning"))
     batch.append(make_event(exc_type="ResolveMe", value="fix me"))
     batch.append(make_event(exc_type="IgnoreMe", value="noise"))
+    logged = make_event(
+        logger="shop.stock",
+        logentry={
+            "message": "stock for %s low",
+            "params": ["SKU-9"],
+            "formatted": "stock for SKU-9 low",
+        },
+        level="warning",
+    )
+    frames = logged.pop("exception")["values"][0]["stacktrace"]["frames"]
+    logged["threads"] = {
+        "values": [{"current": True, "name": "MainThread", "stacktrace": {"frames": frames}}]
+    }
+    batch.append(logged)
     storage.store_events(1, batch)
     with BackgroundInbox(storage) as running:
         key = storage.default_project().public_key
@@ -102,10 +116,12 @@ def test_list_shows_grouped_issues_with_counts(page: Page, ui: BackgroundInbox) 
 
 def test_search_box_filters_by_level_tag_and_text(page: Page, ui: BackgroundInbox) -> None:
     page.goto(ui.url)
-    page.fill("input[name=q]", "is:unresolved level:warning")
+    page.fill("input[name=q]", "is:unresolved level:warning slow")
     page.click("header button[type=submit]")
-    expect(page.locator("tr.issue")).to_have_count(1)
-    expect(page.locator("tr.issue .title")).to_have_text("TimeoutError: slow")
+    expect(page.locator("tr.issue .title")).to_have_text(["TimeoutError: slow"])
+    page.fill("input[name=q]", "level:warning")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("tr.issue")).to_have_count(2)
 
     page.fill("input[name=q]", "region:eu-west")
     page.press("input[name=q]", "Enter")
@@ -150,6 +166,14 @@ def test_issue_page_shows_chain_frames_locals_and_event_data(
     expect(page.locator("main")).to_contain_text("http://shop.test/checkout")
     expect(page.locator("main")).to_contain_text("Context: runtime")
     expect(page.locator(".other-events li")).to_have_count(1)
+
+
+def test_a_logged_message_shows_its_text_and_stack(page: Page, ui: BackgroundInbox) -> None:
+    page.goto(f"{ui.url}/?q=stock")
+    page.click("text=stock for SKU-9 low")
+    expect(page.locator("pre.message")).to_have_text("stock for SKU-9 low")
+    expect(page.locator("h3", has_text="Stack (MainThread)")).to_have_count(1)
+    expect(page.locator("li.frame.in-app")).to_have_count(2)
 
 
 def test_resolve_and_ignore_change_the_status_and_the_lists(
@@ -212,3 +236,15 @@ def test_status_change_from_another_site_is_refused(ui: BackgroundInbox) -> None
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
     refused.value.close()
+
+
+def test_pages_refuse_a_foreign_host_name(ui: BackgroundInbox) -> None:
+    """A site rebinding its own name to 127.0.0.1 cannot read the inbox."""
+    request = urllib.request.Request(f"{ui.url}/", headers={"Host": "evil.test"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    refused.value.close()
+    local = urllib.request.Request(f"{ui.url}/", headers={"Host": f"localhost:{ui.port}"})
+    with urllib.request.urlopen(local, timeout=10) as response:
+        assert response.status == 200

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.relay import assert_valid_event
 from tripwire.envelope import parse_envelope
 from tripwire.testing import capture_events
 
@@ -48,7 +49,9 @@ PRELUDE = textwrap.dedent(
         def flush(self, timeout, callback=None):
             done = threading.Event()
             threading.Thread(target=lambda: (self.queue.join(), done.set()), daemon=True).start()
-            return done.wait(timeout)
+            if not done.wait(min(timeout, 0.1)) and callback is not None:
+                callback(self.queue.unfinished_tasks, timeout)
+            return done.wait(max(timeout - 0.1, 0))
     """
 )
 
@@ -83,8 +86,12 @@ class TinyCollector:
 
     @property
     def events(self) -> list[dict[str, Any]]:
+        """The events received, each one checked by Relay's normaliser."""
         found = [parse_envelope(body).get_event() for body in list(self.bodies)]
-        return [event for event in found if event is not None]
+        events = [event for event in found if event is not None]
+        for event in events:
+            assert_valid_event(event)
+        return events
 
     def close(self) -> None:
         self.release.set()

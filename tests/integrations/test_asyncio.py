@@ -38,7 +38,7 @@ def test_tasks_get_a_fork_of_their_creators_scope_and_never_leak(
     *children, parent = task_events
     for event in children:
         n = int(event["message"].split()[-1])
-        assert event["tags"] == {"request": "R-1", "task": n}
+        assert event["tags"] == {"request": "R-1", "task": str(n)}
         assert event["user"] == {"id": str(n)}
     assert parent["tags"] == {"request": "R-1"}
     assert "user" not in parent

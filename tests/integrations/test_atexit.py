@@ -51,3 +51,26 @@ def test_exit_waits_at_most_shutdown_timeout_for_a_stuck_server(
         timeout_s=20,  # a wait without bound would end in TimeoutExpired
     )
     assert result.returncode == 0, result.stderr
+    assert "tripwire is attempting to send 1 pending events" in result.stderr
+    assert "Waiting up to 0.2 seconds" in result.stderr
+
+
+def test_a_custom_callback_replaces_the_message(tiny_collector: TinyCollector) -> None:
+    tiny_collector.release.clear()
+    result = run_script(
+        """
+        import sys
+        from tripwire.integrations.atexit import AtexitIntegration
+        def report(pending, timeout):
+            sys.stderr.write(f"custom: {pending} left\\n")
+        tripwire.init(
+            transport=PostingTransport(),
+            shutdown_timeout=0.2,
+            integrations=[AtexitIntegration(callback=report)],
+        )
+        tripwire.capture_message("stuck")
+        """,
+        tiny_collector,
+    )
+    assert "custom: 1 left" in result.stderr
+    assert "attempting" not in result.stderr

@@ -133,3 +133,10 @@ def test_command_descriptions() -> None:
 def test_http_breadcrumb_never_keeps_credentials() -> None:
     crumb = http_breadcrumb("GET", "https://user:secret@example.com/a?b=1", 200, "OK")
     assert crumb["data"]["url"] == "https://example.com/a"
+
+
+def test_requests_to_spotlight_are_not_recorded(server_url: str) -> None:
+    with capture_events(spotlight=f"{server_url}/stream") as events:
+        _get(f"{server_url}/200")
+        tripwire.capture_message("probe")
+    assert _crumbs(events[0], "http") == []

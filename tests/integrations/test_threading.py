@@ -48,7 +48,7 @@ def test_executor_work_runs_in_the_submitters_scopes(events: list[dict[str, Any]
                 futures.append(pool.submit(job, n))
         assert all(future.result() for future in futures)
     assert sorted((e["user"]["id"], e["tags"]["n"]) for e in events) == [
-        (f"user-{n}", n) for n in range(6)
+        (f"user-{n}", str(n)) for n in range(6)
     ]
 
 
@@ -69,7 +69,7 @@ def test_concurrent_threads_never_see_each_others_data(events: list[dict[str, An
     assert len(events) == 8
     for event in events:
         n = int(event["message"].split()[-1])
-        assert (event["tags"]["worker"], event["user"]["id"]) == (n, str(n))
+        assert (event["tags"]["worker"], event["user"]["id"]) == (str(n), str(n))
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")

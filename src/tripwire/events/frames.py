@@ -42,6 +42,9 @@ _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 _VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
 Frame = dict[str, Any]
+# A frame, and the traceback entry it came from (its line is where the exception passed);
+# the line number is computed only for the frames kept, as it costs a line-table scan.
+_Entry = tuple[FrameType, TracebackType | None]
 # (abs_path, filename, function, module, is_hidden, may_hide, is_optimized, in_app), per code
 _CodeInfo = tuple[str, str, str, str | None, bool, bool, bool, bool | None]
 
@@ -57,7 +60,7 @@ class _Rules:
         self.exclude = tuple(options.in_app_exclude)
         root = options.project_root
         # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
-        self.root = root.rstrip(os.sep) + os.sep if root else ""
+        self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
         self.codes: dict[int, tuple[CodeType, _CodeInfo]] = {}
 
     def decide(self, module: str | None, abs_path: str | None) -> bool | None:
@@ -117,11 +120,11 @@ def stacktrace_from_traceback(
     ``add_full_stack`` option). A stack past ``max_stack_frames`` keeps its head and tail and
     gets ``frames_omitted: [start, end]``, the indices of the left-out frames.
     """
-    entries: list[tuple[FrameType, int | None]] = []
+    entries: list[_Entry] = []
     if full_stack and tb is not None:
         entries = _stack_entries(tb.tb_frame.f_back)
     while tb is not None:
-        entries.append((tb.tb_frame, tb.tb_lineno))
+        entries.append((tb.tb_frame, tb))
         tb = tb.tb_next
     return _stacktrace(entries, options, options.include_source_context)
 
@@ -140,50 +143,47 @@ def stacktrace_from_stack(
     return _stacktrace(_stack_entries(frame), options, source)
 
 
-def _stack_entries(frame: FrameType | None) -> list[tuple[FrameType, int | None]]:
-    entries: list[tuple[FrameType, int | None]] = []
+def _stack_entries(frame: FrameType | None) -> list[_Entry]:
+    entries: list[_Entry] = []
     while frame is not None:
-        entries.append((frame, frame.f_lineno))
+        entries.append((frame, None))
         frame = frame.f_back
     entries.reverse()
     return entries
 
 
-def _stacktrace(
-    entries: list[tuple[FrameType, int | None]], options: Options, source: bool
-) -> dict[str, Any] | None:
+def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[str, Any] | None:
     rules = _rules_for(options)
     limit = options.max_stack_frames or MAX_FRAMES
     head_size = limit // 2
-    head: list[tuple[FrameType, int | None, _CodeInfo]] = []
+    head: list[tuple[FrameType, TracebackType | None, _CodeInfo]] = []
     index = 0
     while index < len(entries) and len(head) < head_size:
-        frame, lineno = entries[index]
+        frame, tb = entries[index]
         index += 1
         info = _code_info(frame, rules)
         if not _is_hidden(frame, info):
-            head.append((frame, lineno, info))
-    tail: list[tuple[FrameType, int | None, _CodeInfo]] = []
+            head.append((frame, tb, info))
+    tail: list[tuple[FrameType, TracebackType | None, _CodeInfo]] = []
     end = len(entries)
     while end > index and len(tail) < limit - head_size:
         end -= 1
-        frame, lineno = entries[end]
+        frame, tb = entries[end]
         info = _code_info(frame, rules)
         if not _is_hidden(frame, info):
-            tail.append((frame, lineno, info))
+            tail.append((frame, tb, info))
     tail.reverse()
-    omitted = sum(
-        not _is_hidden(frame, info)
-        for frame, info in ((f, _code_info(f, rules)) for f, _ in entries[index:end])
-    )
+    omitted = end - index  # not inspected one by one, so a few may be hidden frames
     if not head and not tail:
         return None
     max_repr = DEFAULT_MAX_LENGTH
     if options.max_value_length is not None:
         max_repr = min(max_repr, options.max_value_length)
     frames = [
-        _snapshot(frame, lineno, info, options, source, max_repr)
-        for frame, lineno, info in (head + tail)
+        _snapshot(
+            frame, frame.f_lineno if tb is None else tb.tb_lineno, info, options, source, max_repr
+        )
+        for frame, tb, info in (head + tail)
     ]
     stacktrace: dict[str, Any] = {"frames": frames}
     if omitted:
@@ -227,9 +227,9 @@ def _relative_filename(abs_path: str, module: str | None) -> str:
     path = abs_path[:-1] if abs_path.endswith(".pyc") else abs_path
     parts = module.split(".")
     segments = path.split(os.sep)
-    if len(parts) == 1:
-        return segments[-1]
     stem = segments[-1].rsplit(".", 1)[0]
+    if len(parts) == 1:
+        return os.sep.join(segments[-2:]) if stem == "__init__" else segments[-1]
     count = len(parts) + (stem == "__init__")
     tail = segments[-count:]
     names_module = (stem == "__init__" and tail[-2] == parts[-1]) or stem == parts[-1]
@@ -292,11 +292,15 @@ def _add_source(snapshot: Frame, frame: FrameType, lineno: int, max_length: int 
 
 def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
     """Lines of ``filename`` without line ends, cached while linecache keeps the same list."""
+    cached = _source_cache.get(filename)
+    entry = linecache.cache.get(filename)
+    # linecache's entries are (size, mtime, lines, path); lazy ones have length 1.
+    if cached is not None and entry is not None and len(entry) == 4 and entry[2] is cached[0]:
+        return cached[1]
     try:
         raw = linecache.getlines(filename, module_globals)
     except Exception:  # a broken __loader__.get_source
         return []
-    cached = _source_cache.get(filename)
     if cached is not None and cached[0] is raw:
         return cached[1]
     lines = [without_surrogates(line.rstrip("\r\n")) for line in raw]
@@ -314,12 +318,9 @@ def _locals(
     except Exception:
         return {}
     custom = options.custom_repr
-    items: Iterable[tuple[object, object]] = islice(scope.items(), MAX_LOCALS)
-    if is_optimized:
-        return {
-            name if type(name) is str else safe_repr(name): safe_repr(value, max_repr, custom)
-            for name, value in items
-        }
+    if is_optimized:  # function locals: names are always str
+        items = islice(scope.items(), MAX_LOCALS)
+        return {name: safe_repr(value, max_repr, custom) for name, value in items}
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)

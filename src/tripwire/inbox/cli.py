@@ -86,7 +86,9 @@ def serve(storage: Storage, host: str, port: int) -> None:
     base = _base_url(host, sock.getsockname()[1])
     project = storage.default_project()
     click.echo(f"tripwire inbox on {click.style(base, bold=True)}  (db: {storage.path})")
-    click.echo(f"DSN: {project.dsn(base)}", nl=True)
+    click.echo(f"DSN: {project.dsn(base)}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: the web UI has no login; anyone who reaches {host} can read events.")
     sys.stdout.flush()
     serve_forever(storage, sock)
 
@@ -131,6 +133,27 @@ def project_list(storage: Storage, as_json: bool) -> None:
         return
     for p in projects:
         click.echo(f"{p.id:>4}  {p.name:<20}  {p.public_key}")
+
+
+@main.command()
+@_db_option
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Keep events this long.")
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many per issue.",
+)
+def retention(storage: Storage, days: int | None, max_events: int | None) -> None:
+    """Show or change how long events are kept (issues and their counts stay)."""
+    if days is not None:
+        storage.set_setting("retention_days", days)
+    if max_events is not None:
+        storage.set_setting("max_events_per_issue", max_events)
+    if days is not None or max_events is not None:
+        storage.prune()
+    click.echo(f"retention_days = {storage.setting('retention_days')}")
+    click.echo(f"max_events_per_issue = {storage.setting('max_events_per_issue')}")
 
 
 @main.command()

@@ -7,13 +7,13 @@ parsed, so a bad item never leaves half an envelope behind.
 
 from __future__ import annotations
 
-import json
 import uuid
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from tripwire.dsn import BadDsn, Dsn
+from tripwire.inbox import codec
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -26,6 +26,7 @@ __all__ = [
     "Ingest",
     "IngestError",
     "PayloadTooLarge",
+    "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedEncoding",
     "decode_body",
@@ -65,6 +66,10 @@ class UnsupportedEncoding(IngestError):
     status = 415
 
 
+class ServiceUnavailable(IngestError):
+    status = 503
+
+
 @dataclass(frozen=True)
 class Auth:
     """The credentials a request carried; ``public_key`` is None when there were none."""
@@ -85,6 +90,7 @@ class Ingest:
     """What one request body holds: events ready to store, plus what else was in it."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each event's payload as sent
     client_reports: list[ClientReportCount] = field(default_factory=list)
     skipped_items: int = 0
     dsn_key: str | None = None
@@ -152,7 +158,7 @@ def parse_auth(header: str | None, query_key: str | None) -> Auth:
 
 def _load_json(data: bytes, what: str) -> Any:
     try:
-        return json.loads(data)
+        return codec.loads(data)
     except (ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise IngestError(f"{what} is not valid JSON: {reason}") from None
@@ -258,6 +264,7 @@ def parse_envelope(body: bytes) -> Ingest:
             if result.events:
                 raise IngestError(f"{what}: more than one event in an envelope")
             result.events.append(_event(payload, headers.get("event_id"), f"{what} (event)"))
+            result.raw.append(payload)
         elif item_type == "client_report":
             result.client_reports.extend(_client_report(payload, f"{what} (client_report)"))
         else:
@@ -268,4 +275,4 @@ def parse_envelope(body: bytes) -> Ingest:
 
 def parse_store(body: bytes) -> Ingest:
     """Parse a legacy ``/store/`` body: one event as a JSON object."""
-    return Ingest(events=[_event(body, None, "event")])
+    return Ingest(events=[_event(body, None, "event")], raw=[body])

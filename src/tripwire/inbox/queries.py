@@ -53,7 +53,7 @@ def _event(row: sqlite3.Row) -> EventRecord:
         timestamp=row["timestamp"],
         level=row["level"],
         title=row["title"],
-        body=decompress(row["body"]),
+        body=decompress(row["body"], row["event_id"]),
     )
 
 
@@ -97,8 +97,11 @@ def latest_event(storage: Storage, issue_id: int) -> EventRecord | None:
 
 def event(storage: Storage, event_id: str) -> EventRecord | None:
     """An event by its ``event_id`` (32 hex), in any project."""
+    # The IN over projects lets SQLite use the (project_id, event_id) index.
     row = storage.reader.execute(
-        "SELECT * FROM events WHERE event_id = ? ORDER BY id LIMIT 1", (event_id,)
+        "SELECT * FROM events WHERE project_id IN (SELECT id FROM projects) AND event_id = ? "
+        "ORDER BY id LIMIT 1",
+        (event_id,),
     ).fetchone()
     return _event(row) if row else None
 

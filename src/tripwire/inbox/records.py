@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tripwire.inbox import codec
 from tripwire.inbox.grouping import Grouping, culprit_of, group, title_of
 
 __all__ = [
@@ -154,8 +155,14 @@ def _tags(event: dict[str, Any], level: str) -> tuple[tuple[str, str], ...]:
     return tuple((k[:MAX_TAG_CHARS], v[:MAX_TAG_CHARS]) for k, v in found.items())
 
 
-def prepare(event: dict[str, Any], received_at: float | None = None) -> PreparedEvent:
-    """Group, title and compress ``event`` (which has an ``event_id``) for storing."""
+def prepare(
+    event: dict[str, Any], received_at: float | None = None, *, raw: bytes | None = None
+) -> PreparedEvent:
+    """Group, title and compress ``event`` (which has an ``event_id``) for storing.
+
+    ``raw``, the payload ``event`` was parsed from, is stored as sent (saving an encode);
+    the ``event_id`` column wins over the one inside it when the event is read back.
+    """
     now = time.time() if received_at is None else received_at
     level = _level(event.get("level"))
     return PreparedEvent(
@@ -166,10 +173,12 @@ def prepare(event: dict[str, Any], received_at: float | None = None) -> Prepared
         level=level,
         timestamp=parse_timestamp(event.get("timestamp"), now),
         tags=_tags(event, level),
-        body=zlib.compress(json.dumps(event, separators=(",", ":")).encode("utf-8"), 1),
+        body=zlib.compress(raw if raw is not None else codec.dumps(event), 1),
     )
 
 
-def decompress(body: bytes) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(zlib.decompress(body))
+def decompress(body: bytes, event_id: str) -> dict[str, Any]:
+    """A stored body back as the event, with its stored ``event_id``."""
+    event: dict[str, Any] = codec.loads(zlib.decompress(body))
+    event["event_id"] = event_id
     return event

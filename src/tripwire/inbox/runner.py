@@ -38,7 +38,9 @@ def serve_forever(storage: Storage, sock: socket.socket) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host``:``port`` (0: any free port); raises ``OSError``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP; without it every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

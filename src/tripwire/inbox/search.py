@@ -1,8 +1,8 @@
 """The issue search language: ``is:unresolved level:error key:value free text``.
 
-``is:`` takes a status or ``regressed``; ``level:`` a level; any other ``key:value`` matches
-an issue whose events carried that tag; the rest (quotes keep spaces) must appear in the
-title or culprit. Words are ANDed. ``Search.sql()`` gives a WHERE clause and its parameters.
+``is:`` takes a status or ``regressed``; ``level:`` a level; ``project:`` a project name;
+any other ``key:value`` matches an issue whose events carried that tag; the rest (quotes
+keep spaces) must appear in the title or culprit. Words are ANDed. ``Search.sql()`` gives a WHERE clause and its parameters.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Search:
     regressed: bool = False
     levels: list[str] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
 
     def sql(self) -> tuple[str, list[object]]:
@@ -42,6 +43,12 @@ class Search:
         if self.levels:
             clauses.append(f"issues.level IN ({', '.join('?' * len(self.levels))})")
             params.extend(self.levels)
+        if self.projects:
+            marks = ", ".join("?" * len(self.projects))
+            clauses.append(
+                f"issues.project_id IN (SELECT id FROM projects WHERE name IN ({marks}))"
+            )
+            params.extend(self.projects)
         for key, value in self.tags:
             clauses.append(
                 "EXISTS (SELECT 1 FROM issue_tags t WHERE t.issue_id = issues.id "
@@ -70,6 +77,8 @@ def parse_search(query: str) -> Search:
                 search.regressed = True
             elif key == "level":
                 search.levels.append(lowered)
+            elif key == "project":
+                search.projects.append(value)
             elif key == "is":
                 search.words.append(f"{key}:{value}")
             else:

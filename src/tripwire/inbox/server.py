@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from tripwire.inbox.ingest import (
     Ingest,
     IngestError,
     PayloadTooLarge,
+    ServiceUnavailable,
     Unauthorized,
     decode_body,
     parse_auth,
@@ -118,9 +120,11 @@ async def _ingest(request: Request, *, is_envelope: bool, project_id: int | None
         ingest = _decode(body, encoding, is_envelope)
     project = inbox.authenticate(auth, ingest, project_id)
     if ingest.events or ingest.client_reports:
-        prepared = [prepare(event) for event in ingest.events]
-        future = inbox.writer.submit(project.id, prepared, ingest.client_reports)
-        await asyncio.wrap_future(future)
+        prepared = [prepare(e, raw=raw) for e, raw in zip(ingest.events, ingest.raw, strict=True)]
+        try:
+            await inbox.writer.write(project.id, prepared, ingest.client_reports)
+        except sqlite3.Error as exc:
+            raise ServiceUnavailable(f"the database refused the write: {exc}") from None
     return JSONResponse({"id": ingest.event_id}, headers=_CORS)
 
 
@@ -171,16 +175,18 @@ def _ingest_routes() -> list[BaseRoute]:
 
 
 def create_app(storage: Storage, *, with_ui: bool = True) -> Starlette:
-    """The inbox app over ``storage``; its writer thread runs while the app is served."""
+    """The inbox app over ``storage``; pruning runs while the app is served."""
     inbox = Inbox(storage)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        inbox.writer.start()
+        pruning = asyncio.ensure_future(inbox.writer.prune_periodically())
         try:
             yield {}
         finally:
-            await anyio.to_thread.run_sync(inbox.writer.stop)
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
 
     routes = _ingest_routes()
     if with_ui:

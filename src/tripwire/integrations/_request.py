@@ -38,6 +38,7 @@ __all__ = [
     "is_undecoded_body",
     "parse_cookies",
     "prepare_server_context",
+    "redact_frame_variables",
 ]
 
 FILTERED = "[Filtered]"
@@ -57,6 +58,9 @@ SENSITIVE_HEADERS = frozenset(
         "X_REAL_IP",
     }
 )
+
+# Shorter values are not looked for in frame variables: they would match unrelated text.
+_MIN_SECRET_CHARS = 4
 
 # Bytes per max_request_body_size value; None: no limit (scopes-and-options.md §4).
 _BODY_LIMITS: dict[str, int | None] = {"never": 0, "small": 1000, "medium": 10_000, "always": None}
@@ -175,6 +179,25 @@ class RequestFacts:
         self.remote_addr = remote_addr
         self.env = env
 
+    def sensitive_values(self) -> list[str]:
+        """What ``send_default_pii`` keeps out: sensitive header values (and their parts:
+        credentials, cookie values, forwarded addresses) and the peer address; longest first."""
+        found: set[str] = set()
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            if key not in SENSITIVE_HEADERS:
+                continue
+            found.add(value.strip())
+            if key in ("AUTHORIZATION", "PROXY_AUTHORIZATION"):
+                found.add(value.strip().partition(" ")[2].strip())
+            elif key in ("COOKIE", "SET_COOKIE"):
+                found.update(parse_cookies(value).values())
+            else:
+                found.update(part.strip() for part in value.split(","))
+        if self.remote_addr:
+            found.add(self.remote_addr)
+        return sorted((v for v in found if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
+
     def client_ip(self) -> str | None:
         """``X-Forwarded-For`` (first hop), then ``X-Real-Ip``, then the peer address."""
         forwarded = self.headers.get("X-Forwarded-For", "")
@@ -262,6 +285,45 @@ def add_request_to_event(
         event["transaction"] = transaction[0]
         event["transaction_info"] = {"source": transaction[1]}
     return event
+
+
+def redact_frame_variables(event: Event, secrets: list[str]) -> None:
+    """Replace ``secrets`` inside the frame variables of ``event`` with ``"[Filtered]"``.
+
+    The frames of the middleware and the framework hold the environ or ASGI scope as a local,
+    whose repr carries every header: without this, what the collection rules keep out of
+    ``request`` would be sent in ``vars``. A repr cut off inside a secret loses that prefix.
+    """
+    if not secrets:
+        return
+    holders: list[object] = [event.get("stacktrace")]
+    for key in ("exception", "threads"):
+        container = event.get(key)
+        values = container.get("values") if isinstance(container, dict) else None
+        for value in values if isinstance(values, list) else ():
+            if isinstance(value, dict):
+                holders.append(value.get("stacktrace"))
+    for stacktrace in holders:
+        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+        for frame in frames if isinstance(frames, list) else ():
+            variables = frame.get("vars") if isinstance(frame, dict) else None
+            if isinstance(variables, dict):
+                for name, text in variables.items():
+                    if isinstance(text, str):
+                        variables[name] = _redacted(text, secrets)
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, FILTERED)
+    if text.endswith("..."):  # safe_repr's cut: the kept part may end inside a secret
+        kept = text[:-3]
+        for secret in secrets:
+            for length in range(len(secret) - 1, _MIN_SECRET_CHARS - 1, -1):
+                if kept.endswith(secret[:length]):
+                    return kept[:-length] + FILTERED + "..."
+    return text
 
 
 def prepare_server_context() -> None:
@@ -360,6 +422,8 @@ class RequestState:
             if user:
                 current = event.get("user")
                 event["user"] = {**user, **current} if isinstance(current, dict) else user
+        if not send_default_pii:
+            redact_frame_variables(event, facts.sensitive_values())
         return add_request_to_event(
             event,
             request,

@@ -52,5 +52,8 @@ def _shutdown() -> None:
         integration = client.get_integration(AtexitIntegration)
         if not isinstance(integration, AtexitIntegration):
             return
-        logger.debug("shutting down: closing the client")
-        client.close(callback=integration.callback)
+        logger.debug("shutting down: sending what is queued, then closing the client")
+        # flush() takes the callback (close() does not pass one on); the one wait is
+        # shutdown_timeout, and close(0) then stops the transport at once.
+        client.flush(callback=integration.callback)
+        client.close(timeout=0)

@@ -15,7 +15,11 @@ from typing import Any, ClassVar
 import tripwire
 from tripwire.client import Client, NonRecordingClient
 from tripwire.integrations import DidNotEnable, Integration
-from tripwire.integrations._request import RequestState, prepare_server_context
+from tripwire.integrations._request import (
+    RequestState,
+    TransactionName,
+    prepare_server_context,
+)
 from tripwire.integrations.asgi import (
     SCOPE_KEY,
     TRANSACTION_STYLE_VALUES,
@@ -113,11 +117,32 @@ def _patch_app(starlette_class: Any) -> None:
             send,
             mechanism_type=integration.identifier,
             transaction_style=integration.transaction_style,
+            describe=_describe,
         )
         return None
 
     __call__.__tripwire_wrapped__ = True  # type: ignore[attr-defined]
     starlette_class.__call__ = __call__
+
+
+def _describe(
+    state: RequestState, request: dict[str, Any], meta: dict[str, Any], send_default_pii: bool
+) -> tuple[TransactionName | None, dict[str, object] | None]:
+    """The user that ``AuthenticationMiddleware`` put in the ASGI scope (with PII only)."""
+    scope = getattr(state, "scope", None)
+    user = scope.get("user") if send_default_pii and isinstance(scope, dict) else None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None, None
+    found: dict[str, object] = {}
+    for name in ("id", "username", "email"):
+        value = getattr(user, name, None)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            found[name] = str(value)
+    if "username" not in found:
+        display_name = getattr(user, "display_name", None)
+        if isinstance(display_name, str) and display_name:
+            found["username"] = display_name
+    return None, found or None
 
 
 def _report_if_failed(connection: Any, error: Exception, response: object) -> None:

@@ -24,6 +24,7 @@ __all__ = ["StdlibIntegration", "describe_command", "http_breadcrumb"]
 
 _PENDING = "_tripwire_request"  # connection attribute: (method, url) of the open request
 _MAX_COMMAND = 1024
+_SPOTLIGHT_URL = "http://localhost:8969/stream"  # spotlight=True (scopes-and-options.md §4)
 
 
 class StdlibIntegration(Integration):
@@ -52,14 +53,28 @@ def _request_url(conn: http_client.HTTPConnection, url: str) -> str:
     return f"{scheme}://{host}{port}{url}"
 
 
+def _own_endpoints() -> list[tuple[str, int]]:
+    config = get_client().config
+    found = [] if config.dsn is None else [(config.dsn.host, config.dsn.port)]
+    spotlight = _SPOTLIGHT_URL if config.spotlight is True else config.spotlight
+    if isinstance(spotlight, str):
+        parts = urlsplit(spotlight)
+        if parts.hostname:
+            found.append((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))
+    return found
+
+
 def _is_own_traffic(conn: http_client.HTTPConnection, url: str) -> bool:
-    dsn = get_client().config.dsn
-    if dsn is None:
+    endpoints = _own_endpoints()
+    if not endpoints:
         return False
     if url.startswith(("http://", "https://")):
         parts = urlsplit(url)
-        return parts.hostname == dsn.host and (parts.port or dsn.port) == dsn.port
-    return conn.host == dsn.host and conn.port == dsn.port
+        default = 443 if parts.scheme == "https" else 80
+        target = (parts.hostname or "", parts.port or default)
+    else:
+        target = (conn.host, conn.port or conn.default_port)
+    return target in endpoints
 
 
 def http_breadcrumb(

@@ -232,7 +232,8 @@ def run_wsgi(
         return app(environ, start_response)
     state = WsgiRequest(environ, mechanism_type, use_x_forwarded_for, describe)
     environ[ENVIRON_KEY] = state
-    state.record_body(body_limit(client.config.max_request_body_size))
+    if environ.get("CONTENT_LENGTH"):  # most requests have no body: skip the lookups
+        state.record_body(body_limit(client.config.max_request_body_size))
     with tripwire.isolation_scope() as scope:
         scope.clear_breadcrumbs()
         scope.add_event_processor(state.process)

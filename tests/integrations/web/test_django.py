@@ -17,7 +17,7 @@ if not settings.configured:
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
         MIDDLEWARE=[],
-        INSTALLED_APPS=[],
+        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
         DATABASES={},
         LOGGING_CONFIG=None,
     )
@@ -48,6 +48,17 @@ def legacy(request: HttpRequest, slug: str) -> HttpResponse:
     raise KeyError(slug)
 
 
+def profile(request: HttpRequest, loaded: str) -> HttpResponse:
+    from django.contrib.auth.models import User
+    from django.utils.functional import SimpleLazyObject
+
+    # What AuthenticationMiddleware does, without a database: a lazily loaded user.
+    request.user = SimpleLazyObject(lambda: User(pk=7, username="ada", email="ada@example.com"))
+    if loaded == "yes":
+        request.user.get_username()
+    raise ValueError("profile broke")
+
+
 def ok(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ok")
 
@@ -56,6 +67,7 @@ urlpatterns = [
     path("orders/<int:order_id>", show_order),
     re_path(r"^legacy/(?P<slug>[a-z]+)$", legacy),
     path("ok", ok),
+    path("profile/<str:loaded>", profile),
 ]
 
 SECRETS = {"Authorization": "Bearer hunter2", "Cookie": "sessionid=cookie-secret"}
@@ -77,7 +89,7 @@ def test_wsgi_view_error_is_reported_with_request_data_and_no_secrets() -> None:
         response = httpx.post(f"{url}/orders/7?page=1", json={"item": "book"}, headers=SECRETS)
 
     assert response.status_code == 500
-    [event] = _django_events(events)
+    [event] = events  # Django's own error log of the same exception is deduplicated
     assert _exception(event)["mechanism"] == {"type": "django", "handled": False}
     assert event["transaction"] == "/orders/<int:order_id>"
     assert event["transaction_info"] == {"source": "route"}
@@ -129,3 +141,27 @@ def test_healthy_requests_send_nothing() -> None:
         assert httpx.get(f"{url}/ok").content == b"ok"
 
     assert events == []
+
+
+def test_a_loaded_user_is_sent_with_pii_and_an_unloaded_one_never_loaded() -> None:
+    with capture_events(send_default_pii=True) as events:
+        client = Client(raise_request_exception=False)
+        client.get("/profile/yes")
+        client.get("/profile/no")
+
+    loaded, unloaded = _django_events(events)
+    assert loaded["user"] == {
+        "id": "7",
+        "username": "ada",
+        "email": "ada@example.com",
+        "ip_address": "127.0.0.1",
+    }
+    assert "id" not in unloaded.get("user", {})
+
+
+def test_no_user_without_pii() -> None:
+    with capture_events() as events:
+        Client(raise_request_exception=False).get("/profile/yes")
+
+    [event] = _django_events(events)
+    assert "ada" not in json.dumps(event.get("user", {}))

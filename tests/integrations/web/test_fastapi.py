@@ -12,6 +12,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection
 from starlette.routing import Mount, Route
 
 import tripwire
@@ -167,3 +171,24 @@ def test_disabled_integration_leaves_the_app_alone() -> None:
 def test_invalid_transaction_style_is_refused() -> None:
     with pytest.raises(ValueError, match="transaction_style"):
         StarletteIntegration(transaction_style="path")
+
+
+class _HeaderAuth(AuthenticationBackend):
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser]:
+        return AuthCredentials(["authenticated"]), SimpleUser(conn.headers["x-user"])
+
+
+@pytest.mark.parametrize("pii", [False, True])
+def test_authenticated_user_is_sent_only_with_pii(pii: bool) -> None:
+    async def boom(request: Request) -> None:
+        raise RuntimeError("boom")
+
+    app = Starlette(
+        routes=[Route("/me", boom)],
+        middleware=[Middleware(AuthenticationMiddleware, backend=_HeaderAuth())],
+    )
+    with capture_events(send_default_pii=pii) as events, serve_asgi(app) as url:
+        httpx.get(f"{url}/me", headers={"X-User": "ada-lovelace"})
+        wait_for(lambda: events)
+
+    assert events[0].get("user", {}).get("username") == ("ada-lovelace" if pii else None)

@@ -7,7 +7,9 @@ an event is shown as text and could not run even if a template forgot to escape 
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -68,11 +70,32 @@ def _not_found(what: str) -> HTMLResponse:
     return _page("error.html", 404, title="Not found", message=what)
 
 
+def _is_local_host(host_header: str) -> bool:
+    """An IP literal, localhost or this machine's name: a page on another site that points
+    its own name at 127.0.0.1 (DNS rebinding) must not be able to read the inbox."""
+    host = urlsplit(f"//{host_header}").hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    machine = socket.gethostname().lower()
+    return host in ("localhost", machine, f"{machine}.local") or host.endswith(".localhost")
+
+
+def _foreign_host(request: Request) -> Response | None:
+    if _is_local_host(request.headers.get("host", "")):
+        return None
+    return _page("error.html", 403, title="Forbidden", message="Unexpected Host header.")
+
+
 def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
 def issue_list(request: Request) -> Response:
+    if refused := _foreign_host(request):
+        return refused
     storage = _storage(request)
     query = request.query_params.get("q", DEFAULT_QUERY)
     sort = request.query_params.get("sort", "last_seen")
@@ -102,6 +125,8 @@ def issue_list(request: Request) -> Response:
 
 
 def issue_page(request: Request) -> Response:
+    if refused := _foreign_host(request):
+        return refused
     storage = _storage(request)
     issue = queries.issue(storage, request.path_params["issue_id"])
     if issue is None:
@@ -134,6 +159,7 @@ def issue_page(request: Request) -> Response:
         request_rows=present.request_of(body),
         user=present.pairs(body.get("user")),
         extra=present.pairs(body.get("extra")),
+        modules=present.pairs(body.get("modules")),
         sdk=body.get("sdk") if isinstance(body.get("sdk"), dict) else {},
         other_events=queries.issue_events(storage, issue.id, limit=50),
         hours=queries.histograms(storage, [issue.id])[issue.id],
@@ -150,6 +176,8 @@ def _same_origin(request: Request) -> bool:
 
 
 async def set_status(request: Request) -> Response:
+    if refused := _foreign_host(request):
+        return refused
     if not _same_origin(request):
         return _page("error.html", 403, title="Forbidden", message="Cross-site request refused.")
     body = await request.body()
@@ -164,6 +192,8 @@ async def set_status(request: Request) -> Response:
 
 
 def event_json(request: Request) -> Response:
+    if refused := _foreign_host(request):
+        return refused
     event = queries.event(_storage(request), request.path_params["event_id"].replace("-", ""))
     if event is None:
         return _not_found("There is no such event.")
