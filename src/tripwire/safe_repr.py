@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
-from contextlib import suppress
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -118,24 +117,24 @@ def safe_repr(
     or exception falls back to the normal repr. Never raises, never returns lone surrogates.
     """
     cls = type(value)
-    if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
-        if cls in _FIXED_SIZE:
-            return repr(value)
-        if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
-            return repr(value)
-        if cls is str:
-            cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
-            return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
-    budget = max(max_length, 1)
-    try:
+    budget = max_length if max_length > 0 else 1
+    try:  # everything inside: even `cls in ...` runs a metaclass's __hash__
+        if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
+            if cls in _FIXED_SIZE:
+                return repr(value)
+            if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
+                return repr(value)
+            if cls is str:
+                cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+                return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
         text: str | None = None
         if custom_repr is None and cls not in _ATOMS:
-            if cls in _FAST_CONTAINERS:
-                if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
-                    try:
+            if cls in _FAST_CONTAINERS:  # _builtin_repr, inlined: the commonest container path
+                try:
+                    if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
                         text = repr(value)
-                    except Exception:  # a str or int subclass with a broken __repr__: walk
-                        text = None
+                except Exception:  # a hostile item (a str subclass's __repr__, say): walk
+                    text = None
             else:
                 shape, hook = _class_traits.get(cls) or _traits(cls)
                 if shape is None:
@@ -373,15 +372,16 @@ def _walk(
 def _join_items(
     items: list[object], budget: int, depth: int, seen: set[int], custom: CustomRepr | None
 ) -> tuple[str, bool]:
-    if custom is None and 0 <= _estimate(items, list, depth) <= budget * _FAST_FACTOR:
-        with suppress(Exception):  # a str or int subclass with a broken __repr__: walk instead
-            return repr(items)[1:-1], False
+    if custom is None:
+        text = _builtin_repr(items, list, budget, depth)
+        if text is not None:
+            return text[1:-1], False
     parts: list[str] = []
     left = budget
     for item in items:
         if left <= 0:
             return ", ".join(parts), True
-        text = _repr(item, left, depth + 1, seen, custom)
+        text = _item_repr(item, left, depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
@@ -395,26 +395,55 @@ def _join_entries(
     seen: set[int],
     custom: CustomRepr | None,
 ) -> tuple[str, bool]:
-    if custom is None and _column_estimate(keys, depth) >= 0:
+    if custom is None and _are_atoms(keys, depth):
         entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
-        if 0 <= _estimate(entries, dict, depth) <= budget * _FAST_FACTOR:
-            with suppress(Exception):
-                return repr(entries)[1:-1], False
+        text = _builtin_repr(entries, dict, budget, depth)
+        if text is not None:
+            return text[1:-1], False
     parts: list[str] = []
     left = budget
     for key, item in zip(keys, values, strict=False):
         if left <= 0:
             return ", ".join(parts), True
-        key_text = _repr(key, left, depth + 1, seen, custom)
-        text = key_text + ": " + _repr(item, left - len(key_text), depth + 1, seen, custom)
+        key_text = _item_repr(key, left, depth + 1, seen, custom)
+        text = key_text + ": " + _item_repr(item, left - len(key_text), depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
 
 
+def _builtin_repr(container: Collection[Any], cls: type, budget: int, depth: int) -> str | None:
+    """The builtin repr of ``container`` if ``_estimate`` finds it safe and small, else None."""
+    try:
+        if 0 <= _estimate(container, cls, depth) <= budget * _FAST_FACTOR:
+            return repr(container)
+    except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
+        pass
+    return None
+
+
+def _are_atoms(column: list[object], depth: int) -> bool:
+    try:
+        return _column_estimate(column, depth) >= 0
+    except Exception:  # a hostile class's __hash__ while collecting the kinds
+        return False
+
+
+def _item_repr(
+    item: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None
+) -> str:
+    try:
+        return _repr(item, budget, depth, seen, custom)
+    except Exception:  # one hostile item spoils only its own place
+        return _broken(item)
+
+
 def _names_are_safe(names: Iterable[object]) -> bool:
-    if _safe_names.issuperset(names):
-        return True
+    try:
+        if _safe_names.issuperset(names):
+            return True
+    except Exception:  # a key with a hostile __hash__ or __eq__; only str and bytes matter
+        pass
     return all(_is_safe_name(name) for name in names)
 
 
