@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, MAX_ITEMS, Converter
+from tripwire.converter import (
+    MAX_DATABAG_BREADTH,
+    MAX_DEPTH,
+    MAX_ITEMS,
+    UNLIMITED,
+    Converter,
+    is_flat,
+)
 from tripwire.meta import merge_meta
 from tripwire.options import Options
 from tripwire.types import Event
@@ -170,8 +177,14 @@ def _contexts(value: object, converter: Converter, options: Options) -> object:
         return {}
     contexts: dict[str, object] = {}
     meta: dict[str, Any] = {}
+    short = converter.short
     for key, item in value.items():
         name = key if type(key) is str else converter.key(key)
+        if type(item) is dict and is_flat(item.values(), UNLIMITED if name == "trace" else short):
+            flat = _flat_copy(item)  # the common context: a few scalars
+            if flat is not None:
+                contexts[name] = flat
+                continue
         if name == "trace":  # ids, op and status: never shortened
             converted = converter.identifier(item)
         else:
@@ -215,6 +228,8 @@ def _values(
     value: object, converter: Converter, item: Callable[[Any, Converter], object]
 ) -> object:
     """An interface of the form ``{"values": [...]}`` (a bare list is taken as the values)."""
+    if type(value) is dict and len(value) == 1 and value.get("values") == []:
+        return {"values": []}
     if isinstance(value, Mapping):
         items, rest = value.get("values"), {k: v for k, v in value.items() if k != "values"}
     else:
@@ -378,6 +393,37 @@ def _copy_frame(frame: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
+def _sdk(value: object, converter: Converter, options: Options) -> object:
+    # The client's own sdk info, on every event: its known shape is copied without a walk.
+    if type(value) is dict and _is_flat_except(value, ("packages", "integrations")):
+        packages, integrations = value.get("packages", []), value.get("integrations", [])
+        if (
+            type(packages) is list
+            and type(integrations) is list
+            and is_flat(integrations, UNLIMITED)
+        ):
+            copied = [
+                _flat_copy(p) if type(p) is dict and is_flat(p.values(), UNLIMITED) else None
+                for p in packages
+            ]
+            if None not in copied:
+                return {**value, "packages": copied, "integrations": list(integrations)}
+    return converter.identifier(value)
+
+
+def _is_flat_except(value: dict[Any, Any], nested: tuple[str, ...]) -> bool:
+    return is_flat((v for k, v in value.items() if k not in nested), UNLIMITED)
+
+
+def _flat_copy(value: dict[Any, Any]) -> dict[str, Any] | None:
+    """A copy of a dict of scalars whose keys are all strings, else None."""
+    try:
+        "".join(value)
+    except TypeError:
+        return None
+    return dict(value)
+
+
 def _frame(value: object, converter: Converter) -> object:
     if type(value) is not dict:
         return converter.value(value, MAX_DEPTH)
@@ -419,7 +465,7 @@ _FIELDS: dict[str, _Field] = {
     **dict.fromkeys(_IDENTIFIER_KEYS, _identifier),
     "fingerprint": _identifier,
     "modules": _identifier,
-    "sdk": _identifier,
+    "sdk": _sdk,
     "transaction_info": _identifier,
     "message": _plain,
     "logentry": _logentry,
@@ -446,6 +492,9 @@ def serialize_event(event: Event, options: Options) -> Event:
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():
+        if type(value) is str and key in _IDENTIFIER_KEYS:  # the common scalars, inlined
+            out[key] = value
+            continue
         if key == "_meta":
             continue
         converter.items_left = MAX_ITEMS
@@ -462,7 +511,8 @@ def serialize_event(event: Event, options: Options) -> Event:
             out[str(key)] = None
             converter.pending = None
         else:
-            _take(converter, meta, name)
+            if converter.pending is not None:
+                meta[name], converter.pending = converter.pending, None
     existing = event.get("_meta")
     if existing:
         try:
