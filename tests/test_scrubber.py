@@ -16,6 +16,7 @@ from tripwire.scrubber import (
     FILTERED,
     EventScrubber,
     scrub_event,
+    scrubber_for,
 )
 from tripwire.serializer import serialize_event
 
@@ -279,3 +280,12 @@ def test_any_serialized_event_stays_valid_after_scrubbing(value: object, text: s
         breadcrumbs={"values": [{"timestamp": 1.0, "message": text, "data": {"v": value}}]},
         **frames_event({"v": text}),
     )
+
+
+def test_the_scrubber_the_options_ask_for_is_used() -> None:
+    mine = EventScrubber(key_terms=[])
+
+    assert scrubber_for(Options(event_scrubber=mine)) is mine
+    assert scrubber_for(Options()).send_default_pii is False
+    assert scrubber_for(Options(send_default_pii=True)).send_default_pii is True
+    assert scrubber_for(Options()) is scrubber_for(Options())

@@ -233,6 +233,15 @@ class Converter:
         self.pending = meta
         return out
 
+    def take(self, meta: dict[str, Any], key: str) -> None:
+        """Move the notes of the value converted last into ``meta`` under ``key``."""
+        if self.pending is not None:
+            meta[key], self.pending = self.pending, None
+
+    def done(self, meta: dict[str, Any]) -> None:
+        """``meta`` (the notes of a container's items) becomes the pending notes."""
+        self.pending = meta or None
+
     def key(self, key: object) -> str:
         if isinstance(key, str):
             return str.__str__(key)

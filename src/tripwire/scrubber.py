@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from tripwire.meta import add_note
+from tripwire.options import Options
 from tripwire.secrets import (
     DEFAULT_DENYLIST,
     DEFAULT_KEY_TERMS,
@@ -47,6 +48,7 @@ __all__ = [
     "FILTERED",
     "EventScrubber",
     "scrub_event",
+    "scrubber_for",
 ]
 
 Path = tuple[str, ...]
@@ -55,6 +57,12 @@ _SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
 _MAX_REMEMBERED = 4096  # key verdicts and clean source lines kept between events
 _URL_KEYS = frozenset({"url", "http.url", "to", "from"})
 _QUERY_KEYS = frozenset({"http.query", "query", "query_string"})
+_SCRUBBED_FIELDS = frozenset(
+    {
+        "message", "transaction", "extra", "tags", "user", "logentry", "contexts", "request",
+        "breadcrumbs", "exception", "threads", "stacktrace",
+    }
+)  # fmt: skip
 _NOT_SCRUBBED_CONTEXTS = frozenset({"trace"})  # ids the server needs, no user data
 
 
@@ -141,6 +149,8 @@ class EventScrubber:
 
     def _scrub(self, data: dict[str, Any], notes: dict[str, Any]) -> None:
         for key, value in data.items():
+            if key not in _SCRUBBED_FIELDS:  # ids, sdk, modules, fingerprint...
+                continue
             if key in ("message", "transaction"):
                 data[key] = self._text(value, (key,), notes)
             elif key in ("extra", "tags", "user"):
@@ -369,13 +379,22 @@ def _normal(name: str) -> str:
 
 def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:
     """Scrub ``event`` in place with ``scrubber`` (default: ``EventScrubber()``)."""
-    (scrubber or _default()).scrub_event(event)
+    (scrubber or scrubber_for(None)).scrub_event(event)
 
 
-_DEFAULT: list[EventScrubber] = []
+_DEFAULTS: dict[bool, EventScrubber] = {}
 
 
-def _default() -> EventScrubber:
-    if not _DEFAULT:
-        _DEFAULT.append(EventScrubber())
-    return _DEFAULT[0]
+def scrubber_for(options: Options | None) -> EventScrubber:
+    """The scrubber the options ask for: ``event_scrubber`` if given, else a shared default.
+
+    The default is ``EventScrubber(send_default_pii=options.send_default_pii)``, made once per
+    process (its caches of key verdicts and clean source lines then serve every event).
+    """
+    if options is not None and isinstance(options.event_scrubber, EventScrubber):
+        return options.event_scrubber
+    with_pii = bool(options is not None and options.send_default_pii)
+    scrubber = _DEFAULTS.get(with_pii)
+    if scrubber is None:
+        scrubber = _DEFAULTS.setdefault(with_pii, EventScrubber(send_default_pii=with_pii))
+    return scrubber
