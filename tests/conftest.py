@@ -7,7 +7,7 @@ import pytest
 from tests.relay import assert_valid_event
 from tripwire import api, scope
 from tripwire.envelope import Envelope
-from tripwire.testing import RecordingTransport
+from tripwire.testing import Collector, RecordingTransport
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,3 +41,20 @@ def _fresh_tripwire() -> Iterator[None]:
     swallowed = list(api.swallowed)
     api.swallowed.clear()
     assert not swallowed, f"tripwire swallowed internal errors: {swallowed!r}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _spool_in_a_temporary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The default spool folder lives under XDG_CACHE_HOME: keep the user's cache untouched."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    """A real HTTP collector on 127.0.0.1; Relay judges every event it accepted."""
+    with Collector() as server:
+        yield server
+    for event in server.events:
+        assert_valid_event(event)

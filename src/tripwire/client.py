@@ -81,7 +81,7 @@ def _make_transport(options: Options, counter: drops.DropCounter) -> Transport |
         return CallableTransport(given)
     if options.dsn is None and not options.spotlight:
         return None
-    from tripwire.transport import make_transport  # type: ignore[attr-defined]
+    from tripwire.transport import make_transport
 
     made: Transport | None = make_transport(options, counter)
     return made

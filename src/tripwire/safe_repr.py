@@ -11,17 +11,16 @@ Never raises: a ``__repr__`` that raises, recurses without end or returns a non-
 
 from __future__ import annotations
 
-import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
-from contextlib import suppress
 from itertools import islice
 from typing import Any, NamedTuple
+
+from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "MAX_DEPTH",
-    "SENSITIVE_NAME_PARTS",
     "safe_repr",
     "safe_str",
     "without_surrogates",
@@ -37,30 +36,6 @@ _CYCLIC = "<cyclic>"
 
 CustomRepr = Callable[[object], str | None]
 
-# A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
-# shows its value as [Filtered]: a repr string hides its keys from the event scrubber. The
-# client-address names are PII; a local's repr cannot know send_default_pii, so they always go.
-SENSITIVE_NAME_PARTS = (
-    "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
-    "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
-    "access_key", "signature", "forwarded", "real_ip", "real-ip", "remote_addr", "ip_address",
-)  # fmt: skip
-_SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
-_NAME_TYPES = (str, bytes)
-_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
-_MAX_SAFE_NAMES = 10_000
-_MAX_NAME_LENGTH = 64
-_safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
-
-
-class _Filtered:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "[Filtered]"
-
-
-_FILTERED = _Filtered()
 _MAX_CACHED_CLASSES = 1024
 _class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
@@ -69,6 +44,7 @@ _SHORT = 52
 _SMALL = 8  # containers this small are estimated item by item, larger ones column-wise
 _ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
 _FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
 
 
 class _Shape(NamedTuple):
@@ -118,24 +94,24 @@ def safe_repr(
     or exception falls back to the normal repr. Never raises, never returns lone surrogates.
     """
     cls = type(value)
-    if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
-        if cls in _FIXED_SIZE:
-            return repr(value)
-        if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
-            return repr(value)
-        if cls is str:
-            cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
-            return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
-    budget = max(max_length, 1)
-    try:
+    budget = max_length if max_length > 0 else 1
+    try:  # everything inside: even `cls in ...` runs a metaclass's __hash__
+        if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
+            if cls in _FIXED_SIZE:
+                return repr(value)
+            if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
+                return repr(value)
+            if cls is str:
+                cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+                return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
         text: str | None = None
         if custom_repr is None and cls not in _ATOMS:
-            if cls in _FAST_CONTAINERS:
-                if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
-                    try:
+            if cls in _FAST_CONTAINERS:  # _builtin_repr, inlined: the commonest container path
+                try:
+                    if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
                         text = repr(value)
-                    except Exception:  # a str or int subclass with a broken __repr__: walk
-                        text = None
+                except Exception:  # a hostile item (a str subclass's __repr__, say): walk
+                    text = None
             else:
                 shape, hook = _class_traits.get(cls) or _traits(cls)
                 if shape is None:
@@ -243,17 +219,17 @@ def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
     items: Iterable[Any] = value
     if cls is dict:
         # Known names are short str/bytes, checked once: the common dict skips its keys.
-        if _safe_names.issuperset(value):
+        if KNOWN_SAFE_NAMES.issuperset(value):
             total += 8 * size
         else:
             keys = _column_estimate(value, depth)
-            if keys < 0 or not _names_are_safe(value):
+            if keys < 0 or not names_are_safe(value):
                 return -1
             total += keys + 2 * size
         items = value.values()  # type: ignore[attr-defined]
     elif size == 2 and cls is not set and cls is not frozenset:
         first = value[0]  # type: ignore[index]
-        if type(first) in _NAME_TYPES and not _is_safe_name(first):
+        if (type(first) is str or type(first) is bytes) and not is_safe_name(first):
             return -1
     if size > _SMALL:
         # A homogeneous column is checked and measured in one C-speed pass: the typed map
@@ -352,15 +328,15 @@ def _walk(
     seen.add(key)
     if shape.is_mapping:
         values: list[object] = list(islice(dict.values(value), take))  # type: ignore[arg-type]
-        if not _names_are_safe(items):
+        if not names_are_safe(items):
             values = [
-                _FILTERED if not _is_safe_name(name) else item
+                FILTERED if not is_safe_name(name) else item
                 for name, item in zip(items, values, strict=False)
             ]
         body, cut = _join_entries(items, values, budget, depth, seen, custom)
     else:
-        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not _is_safe_name(items[0]):
-            items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
+        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not is_safe_name(items[0]):
+            items[1] = FILTERED  # a (name, value) pair such as an ASGI header
         body, cut = _join_items(items, budget, depth, seen, custom)
         if len(items) == 1 and shape.open == "(" and not cut:
             body += ","
@@ -373,15 +349,16 @@ def _walk(
 def _join_items(
     items: list[object], budget: int, depth: int, seen: set[int], custom: CustomRepr | None
 ) -> tuple[str, bool]:
-    if custom is None and 0 <= _estimate(items, list, depth) <= budget * _FAST_FACTOR:
-        with suppress(Exception):  # a str or int subclass with a broken __repr__: walk instead
-            return repr(items)[1:-1], False
+    if custom is None:
+        text = _builtin_repr(items, list, budget, depth)
+        if text is not None:
+            return text[1:-1], False
     parts: list[str] = []
     left = budget
     for item in items:
         if left <= 0:
             return ", ".join(parts), True
-        text = _repr(item, left, depth + 1, seen, custom)
+        text = _item_repr(item, left, depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
@@ -395,45 +372,47 @@ def _join_entries(
     seen: set[int],
     custom: CustomRepr | None,
 ) -> tuple[str, bool]:
-    if custom is None and _column_estimate(keys, depth) >= 0:
+    if custom is None and _are_atoms(keys, depth):
         entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
-        if 0 <= _estimate(entries, dict, depth) <= budget * _FAST_FACTOR:
-            with suppress(Exception):
-                return repr(entries)[1:-1], False
+        text = _builtin_repr(entries, dict, budget, depth)
+        if text is not None:
+            return text[1:-1], False
     parts: list[str] = []
     left = budget
     for key, item in zip(keys, values, strict=False):
         if left <= 0:
             return ", ".join(parts), True
-        key_text = _repr(key, left, depth + 1, seen, custom)
-        text = key_text + ": " + _repr(item, left - len(key_text), depth + 1, seen, custom)
+        key_text = _item_repr(key, left, depth + 1, seen, custom)
+        text = key_text + ": " + _item_repr(item, left - len(key_text), depth + 1, seen, custom)
         parts.append(text)
         left -= len(text) + 2
     return ", ".join(parts), False
 
 
-def _names_are_safe(names: Iterable[object]) -> bool:
-    if _safe_names.issuperset(names):
-        return True
-    return all(_is_safe_name(name) for name in names)
+def _builtin_repr(container: Collection[Any], cls: type, budget: int, depth: int) -> str | None:
+    """The builtin repr of ``container`` if ``_estimate`` finds it safe and small, else None."""
+    try:
+        if 0 <= _estimate(container, cls, depth) <= budget * _FAST_FACTOR:
+            return repr(container)
+    except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
+        pass
+    return None
 
 
-def _is_safe_name(name: object) -> bool:
-    """False for a str or bytes that names a secret (``SENSITIVE_NAME_PARTS``)."""
-    kind = type(name)
-    if kind is str:
-        text: str = name  # type: ignore[assignment]
-    elif kind is bytes:
-        text = name.decode("latin-1")  # type: ignore[attr-defined]
-    else:
-        return True
-    if name in _safe_names:
-        return True
-    if _SENSITIVE_NAME.search(text.lower()):
+def _are_atoms(column: list[object], depth: int) -> bool:
+    try:
+        return _column_estimate(column, depth) >= 0
+    except Exception:  # a hostile class's __hash__ while collecting the kinds
         return False
-    if len(text) <= _MAX_NAME_LENGTH and len(_safe_names) < _MAX_SAFE_NAMES:
-        _safe_names.add(name)
-    return True
+
+
+def _item_repr(
+    item: object, budget: int, depth: int, seen: set[int], custom: CustomRepr | None
+) -> str:
+    try:
+        return _repr(item, budget, depth, seen, custom)
+    except Exception:  # one hostile item spoils only its own place
+        return _broken(item)
 
 
 def _broken(value: object) -> str:

@@ -394,3 +394,39 @@ def test_any_exception_tree_gives_a_consistent_valid_list(error: BaseException) 
             assert mechanism["parent_id"] in ids
             assert mechanism["parent_id"] < mechanism["exception_id"]
     assert_valid_event(wrap(values))
+
+
+def test_exception_with_hostile_attribute_access_is_captured() -> None:
+    class Hostile(Exception):
+        def __getattribute__(self, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+    def fail() -> None:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise Hostile("outer")  # noqa: B904
+
+    values = exceptions_from_error(raised(fail), OPTIONS)
+    assert [v["type"] for v in values] == [
+        "KeyError",
+        "test_exception_with_hostile_attribute_access_is_captured.<locals>.Hostile",
+    ]
+    assert values[-1]["stacktrace"]["frames"][-1]["function"].endswith("fail")
+    assert_valid_event(wrap(values))
+
+
+def test_exception_class_with_hostile_metaclass_is_named() -> None:
+    class Meta(type):
+        def __getattribute__(cls, name: str) -> Any:
+            raise RuntimeError(f"no {name}")
+
+    class Odd(Exception, metaclass=Meta):
+        pass
+
+    [value] = exceptions_from_error(Odd("x"), OPTIONS)
+    assert value["type"].endswith("Odd")
+    assert value["module"] == __name__

@@ -17,7 +17,7 @@ from typing import Any
 
 from tripwire.events.frames import stacktrace_from_traceback
 from tripwire.options import Options
-from tripwire.safe_repr import safe_repr, safe_str
+from tripwire.safe_repr import safe_repr, safe_str, without_surrogates
 from tripwire.types import Event, ExcInfo, Hint
 
 __all__ = [
@@ -32,6 +32,10 @@ MAX_EXCEPTIONS = 50  # values per event; a group of 10,000 errors keeps its firs
 MAX_NOTES = 100
 
 _BUILTIN_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup", None)
+
+# BaseException's own descriptors, read past a hostile __getattribute__ on the exception class.
+_EXCEPTION_SLOTS: dict[str, Any] = dict(vars(BaseException))
+_TYPE_SLOTS: dict[str, Any] = dict(vars(type))
 
 # (exception, parent_id, source) waiting to be emitted
 _Pending = tuple[BaseException, int | None, str | None]
@@ -100,8 +104,8 @@ def exceptions_from_error(
             continue
         emitted.add(id(exc))
         exc_id = len(values)
-        is_group = isinstance(exc, groups)
-        tb = traceback if exc is error and traceback is not None else exc.__traceback__
+        is_group = issubclass(type(exc), groups)  # isinstance would ask exc.__class__
+        tb = traceback if exc is error and traceback is not None else _slot(exc, "__traceback__")
         values.append(
             _exception_value(
                 exc, tb, options, _mechanism(base, exc, exc_id, parent_id, source, is_group)
@@ -109,16 +113,16 @@ def exceptions_from_error(
         )
         # Depth first: the link's subtree before the group members (event.md §3.2).
         if is_group:
-            members = getattr(exc, "exceptions", ())
-            if isinstance(members, tuple):
+            members = _attribute(exc, "exceptions")
+            if type(members) is tuple:
                 for index in reversed(range(min(len(members), MAX_EXCEPTIONS))):
                     if isinstance(members[index], BaseException):
                         pending.append((members[index], exc_id, f"exceptions[{index}]"))
-        if exc.__suppress_context__:
-            link, link_source = exc.__cause__, "__cause__"
+        if _slot(exc, "__suppress_context__"):
+            link, link_source = _slot(exc, "__cause__"), "__cause__"
         else:
-            link, link_source = exc.__context__, "__context__"
-        if link is not None:
+            link, link_source = _slot(exc, "__context__"), "__context__"
+        if isinstance(link, BaseException):
             pending.append((link, exc_id, link_source))
     if len(values) == 1:  # nothing to link: a lone exception stays as plain as sentry's
         values[0]["mechanism"].pop("exception_id")
@@ -158,11 +162,20 @@ def _mechanism(
     return mechanism
 
 
-def _errno(exc: BaseException) -> int | None:
+def _slot(exc: BaseException, name: str) -> Any:
+    return _EXCEPTION_SLOTS[name].__get__(exc)
+
+
+def _attribute(exc: BaseException, name: str) -> object:
+    """``exc.<name>`` or None, past the class's own ``__getattribute__`` and its errors."""
     try:
-        errno = getattr(exc, "errno", None)
-    except Exception:  # a hostile __getattr__
+        return object.__getattribute__(exc, name)
+    except Exception:
         return None
+
+
+def _errno(exc: BaseException) -> int | None:
+    errno = _attribute(exc, "errno")
     return errno if type(errno) is int else None
 
 
@@ -171,8 +184,8 @@ def _exception_value(
 ) -> dict[str, Any]:
     cls = type(exc)
     value: dict[str, Any] = {"type": _type_name(cls), "value": _value_text(exc)}
-    module = getattr(cls, "__module__", None)
-    if isinstance(module, str) and module != "builtins":
+    module = _TYPE_SLOTS["__module__"].__get__(cls)
+    if type(module) is str and module != "builtins":
         value["module"] = module
     value["mechanism"] = mechanism
     if tb is not None:
@@ -183,18 +196,15 @@ def _exception_value(
 
 
 def _type_name(cls: type[BaseException]) -> str:
-    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", None)
-    return safe_str(name) if name else "Exception"
+    name = _TYPE_SLOTS["__qualname__"].__get__(cls)  # never a metaclass's property
+    return without_surrogates(name) if type(name) is str and name else "Exception"
 
 
 def _value_text(exc: BaseException) -> str:
     """``str(exc)`` plus its ``__notes__``, one per line (not ``.message``/``.detail``)."""
     text = safe_str(exc)
-    try:
-        notes = getattr(exc, "__notes__", None)
-    except Exception:
-        notes = None
-    if isinstance(notes, (list, tuple)) and notes:
+    notes = _attribute(exc, "__notes__")
+    if isinstance(notes, (list, tuple)) and type(notes) in (list, tuple) and notes:
         lines = (
             note if type(note) is str else safe_repr(note) for note in islice(notes, MAX_NOTES)
         )

@@ -8,6 +8,7 @@ remembered, by identity and weakly, process-wide.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import deque
@@ -24,6 +25,15 @@ __all__ = ["DedupeIntegration", "forget_exception", "was_seen"]
 # is reused later never matches.
 _seen: dict[int, weakref.ref[BaseException]] = {}
 _lock = threading.RLock()  # re-entrant: a weakref callback may run during GC under it
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _unweakrefable: deque[BaseException] = deque(maxlen=64)
 # What this context let through last, for reset_last_seen(): (weak, None) or (None, strong).
 _last_seen: ContextVar[tuple[weakref.ref[BaseException] | None, BaseException | None]] = ContextVar(

@@ -6,7 +6,6 @@ that event's thread; every later event reuses the same mapping.
 
 from __future__ import annotations
 
-import threading
 from importlib import metadata
 from typing import ClassVar
 
@@ -17,21 +16,18 @@ from tripwire.types import Event, Hint
 __all__ = ["ModulesIntegration", "installed_distributions"]
 
 _cache: dict[str, str] | None = None
-_lock = threading.Lock()
 
 
 def installed_distributions() -> dict[str, str]:
     """``{lowercased distribution name: version}`` of everything installed (cached)."""
     global _cache
-    if _cache is None:
-        with _lock:
-            if _cache is None:
-                found: dict[str, str] = {}
-                for dist in metadata.distributions():
-                    name = dist.metadata["Name"]
-                    if name and dist.version:
-                        found[str(name).lower()] = str(dist.version)
-                _cache = dict(sorted(found.items()))
+    if _cache is None:  # two threads may both read it once; no lock to hold across a fork
+        found: dict[str, str] = {}
+        for dist in metadata.distributions():
+            name = dist.metadata["Name"]
+            if name and dist.version:
+                found[str(name).lower()] = str(dist.version)
+        _cache = dict(sorted(found.items()))
     return _cache
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, ClassVar
 
 from tripwire.integrations import Integration
@@ -34,7 +35,10 @@ def _wrap(previous: Unraisablehook) -> Unraisablehook:
             isinstance(error, Exception)
             and get_client().get_integration(UnraisablehookIntegration) is not None
         ):
-            capture_unhandled(error, "unraisablehook")
+            tb = getattr(unraisable, "exc_traceback", None)
+            capture_unhandled(
+                error, "unraisablehook", tb if isinstance(tb, TracebackType) else None
+            )
         return previous(unraisable)
 
     return unraisablehook

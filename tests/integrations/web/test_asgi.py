@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
 import tripwire
 from tests.integrations.web.servers import serve_asgi
@@ -154,3 +155,33 @@ def test_lifespan_and_inactive_sdk_pass_straight_through() -> None:
     asyncio.run(SentryAsgiMiddleware(app)({"type": "http", "path": "/"}, nothing, ignore))
 
     assert seen == ["lifespan", "http"]
+
+
+def test_websocket_failure_is_reported_with_its_url_and_no_method() -> None:
+    """Driven by hand: uvicorn here has no websocket library."""
+
+    async def ws_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        raise ConnectionError("socket app broke")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/live",
+        "query_string": b"room=1",
+        "headers": [(b"host", b"example.test")],
+        "client": ("127.0.0.1", 9),
+    }
+    with capture_events() as events, pytest.raises(ConnectionError):
+        asyncio.run(SentryAsgiMiddleware(ws_app)(scope, receive, send))
+
+    [event] = events
+    assert event["request"]["url"] == "ws://example.test/live"
+    assert event["request"]["query_string"] == "room=1"
+    assert "method" not in event["request"]

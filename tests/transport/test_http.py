@@ -1,0 +1,208 @@
+"""The HTTP transport against a real collector: what arrives, retries, rejections."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tests.transport.conftest import MakeTransport, event_envelope
+from tripwire import drops
+from tripwire.dsn import Dsn
+from tripwire.envelope import Item
+from tripwire.options import Options
+from tripwire.testing import Collector, Response
+from tripwire.transport.http import choose_proxy
+
+SENT_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def test_each_envelope_is_one_gzipped_post_with_auth_and_user_agent(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("disk almost full"))
+
+    assert transport.flush(5)
+    [request] = collector.requests
+    assert request.path == "/api/1/envelope/"
+    assert request.headers["Content-Encoding"] == "gzip"
+    assert request.headers["Content-Type"] == "application/x-sentry-envelope"
+    assert request.headers["User-Agent"] == "tripwire.python/0.1.0"
+    assert request.headers["X-Sentry-Auth"] == (
+        "Sentry sentry_key=public, sentry_version=7, sentry_client=tripwire.python/0.1.0"
+    )
+    assert request.event is not None
+    assert request.event["message"] == {"formatted": "disk almost full"}
+
+
+def test_envelope_carries_event_id_sent_at_and_item_lengths(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport()
+    envelope = event_envelope("with attachment")
+    envelope.add_item(Item.attachment(b"line1\nline2\n", "log.txt"))
+    transport.capture_envelope(envelope)
+
+    assert transport.flush(5)
+    [request] = collector.requests
+    lines = request.body.split(b"\n")
+    headers = json.loads(lines[0])
+    assert headers["event_id"] == envelope.headers["event_id"]
+    assert SENT_AT.match(headers["sent_at"])
+    event_header = json.loads(lines[1])
+    assert event_header["length"] == len(lines[2])
+    attachment_header = json.loads(lines[3])
+    assert attachment_header == {
+        "filename": "log.txt",
+        "content_type": "text/plain",
+        "type": "attachment",
+        "length": 12,
+    }
+    assert request.envelope is not None
+    assert request.envelope.items[1].payload == b"line1\nline2\n"
+
+
+def test_every_event_of_a_burst_of_5000_arrives(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport()
+    for number in range(5000):
+        transport.capture_envelope(event_envelope(f"burst {number}"))
+
+    assert transport.flush(100)
+    messages = {event["message"]["formatted"] for event in collector.events}
+    assert messages == {f"burst {number}" for number in range(5000)}
+    assert transport.drops.total == 0
+
+
+def test_server_errors_are_retried_until_the_envelope_is_accepted(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(500), Response(503))
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("after two 5xx"))
+
+    assert transport.flush(10)
+    assert [r.status for r in collector.requests] == [500, 503, 200]
+    assert [e["message"]["formatted"] for e in collector.events] == ["after two 5xx"]
+
+
+def test_too_large_is_counted_as_send_error_and_never_retried(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(413))
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("too big"))
+    transport.capture_envelope(event_envelope("fine"))
+
+    transport.flush(5)
+    assert [r.status for r in collector.requests][:2] == [413, 200]
+    assert [e["message"]["formatted"] for e in collector.events] == ["fine"]
+    assert transport.drops.totals() == {(drops.SEND_ERROR, "error"): 1}
+    assert collector.discarded() == {(drops.SEND_ERROR, "error"): 1}
+
+
+def test_a_connection_closed_without_an_answer_is_retried(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(close=True))
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("survives a reset"))
+
+    assert transport.flush(10)
+    assert [e["message"]["formatted"] for e in collector.events] == ["survives a reset"]
+
+
+def test_a_slow_server_still_gets_everything(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(*[Response(delay_s=0.2)] * 3)
+    transport = make_transport()
+    for number in range(5):
+        transport.capture_envelope(event_envelope(f"slow {number}"))
+
+    assert transport.flush(10)
+    assert len(collector.events) == 5
+
+
+def test_a_hanging_request_times_out_and_the_envelope_is_sent_again(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(hang=True))
+    transport = make_transport(timeout_s=0.5)
+    transport.capture_envelope(event_envelope("after a hang"))
+
+    assert transport.flush(10)
+    assert [e["message"]["formatted"] for e in collector.events] == ["after a hang"]
+
+
+class _Proxy(ThreadingHTTPServer):
+    """A minimal forwarding HTTP proxy that remembers the URLs it forwarded."""
+
+    def __init__(self) -> None:
+        self.forwarded: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.daemon_threads = True
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _Proxy
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        import urllib.request
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.forwarded.append(self.path)
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")
+        }
+        request = urllib.request.Request(self.path, data=body, headers=headers, method="POST")
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as answer:
+            payload = answer.read()
+            self.send_response(answer.status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_the_http_proxy_option_routes_through_a_real_proxy(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    proxy = _Proxy()
+    try:
+        transport = make_transport(http_proxy=proxy.url)
+        transport.capture_envelope(event_envelope("via proxy"))
+        assert transport.flush(10)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proxy.forwarded == [f"http://127.0.0.1:{collector.port}/api/1/envelope/"]
+    assert [e["message"]["formatted"] for e in collector.events] == ["via proxy"]
+
+
+def test_environment_proxy_is_used_unless_no_proxy_lists_the_host(
+    monkeypatch: object, tmp_path: Path
+) -> None:
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    dsn = Dsn.parse("https://k@sentry.example.com/1")
+    monkeypatch.setenv("https_proxy", "http://proxy.local:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert choose_proxy(Options(dsn=dsn), dsn) == "http://proxy.local:3128"
+    assert choose_proxy(Options(dsn=dsn, https_proxy=""), dsn) is None
+    monkeypatch.setenv("no_proxy", "localhost,.example.com")
+    assert choose_proxy(Options(dsn=dsn), dsn) is None
+    assert choose_proxy(Options(dsn=dsn, https_proxy="http://p:1"), dsn) == "http://p:1"

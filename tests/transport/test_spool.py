@@ -1,0 +1,143 @@
+"""The disk spool: atomic batches, exclusive claims, progress, bounds, and bad contents."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.transport.conftest import MakeTransport, event_envelope
+from tripwire import drops
+from tripwire.testing import Collector
+from tripwire.transport.spool import MAGIC, Spool, decode_records, encode_records
+
+
+def test_records_written_in_a_batch_come_back_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1_000_000)
+
+    assert spool.write([b"one", b"two", b"three"]) == 3
+    claim = spool.claim()
+
+    assert claim is not None
+    assert claim.records == [b"one", b"two", b"three"]
+    assert spool.claim() is None  # claimed: nobody else gets it
+
+
+def test_progress_survives_release_and_the_file_goes_when_done(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1_000_000)
+    spool.write([b"a", b"b", b"c"])
+    claim = spool.claim()
+    assert claim is not None
+    spool.advance(claim)
+    spool.release(claim)
+
+    again = spool.claim()
+    assert again is not None
+    assert again.records[again.done :] == [b"b", b"c"]
+    spool.advance(again)
+    spool.advance(again)
+    assert list((tmp_path / "s").iterdir()) == []
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1_000_000)
+    spool.write([b"a", b"b"])
+    [written] = list((tmp_path / "s").iterdir())
+    base = written.name.split(".")[0]
+    dead_pid = 2**22 + 12345  # above the default pid_max: no such process
+    written.rename(written.with_name(f"{base}.1.{dead_pid}.claim"))
+
+    claim = spool.claim()
+    assert claim is not None
+    assert claim.records[claim.done :] == [b"b"]
+
+
+def test_the_spool_never_grows_past_its_bound(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1000)
+
+    assert spool.write([b"x" * 300, b"y" * 300, b"z" * 300, b"w" * 300]) == 3
+    assert spool.write([b"v" * 300]) == 0
+    assert spool.size() <= 1000
+
+
+def test_truncated_and_corrupted_records_keep_what_came_before() -> None:
+    data = encode_records([b"first", b"second"])
+
+    assert decode_records(data[:-3]) == ([b"first"], decode_records(data[:-3])[1])
+    assert decode_records(data[:-3])[1] is not None
+    flipped = data[:-1] + b"X"
+    records, problem = decode_records(flipped)
+    assert records == [b"first"]
+    assert problem is not None
+    assert "checksum" in problem
+    assert decode_records(b"garbage") == ([], "not a tripwire spool file")
+
+
+def _bad_spool_files(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "00000000000000000001-1-aa.0.spool").write_bytes(os.urandom(500))
+    truncated = encode_records([b'{"event_id":"00"}\n{"type":"event","length":1000}\nshort'])
+    (folder / "00000000000000000002-1-bb.0.spool").write_bytes(truncated[:-10])
+    (folder / "00000000000000000003-1-cc.0.spool").write_bytes(MAGIC + b"12 zz\n")
+    (folder / "00000000000000000004-1-dd.0.spool").mkdir()  # unreadable as a file
+    (folder / "notes.txt").write_text("someone else's file")
+    (folder / "x.y.z.claim").write_text("a name that is not ours")
+    records = encode_records([b"not an envelope at all"])
+    (folder / "00000000000000000005-1-ee.0.spool").write_bytes(records)
+
+
+def test_bad_spool_contents_never_stop_delivery(
+    collector: Collector,
+    make_transport: MakeTransport,
+    spool_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = make_transport()
+    assert transport.spool is not None
+    _bad_spool_files(transport.spool.directory)
+    caplog.set_level(logging.DEBUG, logger="tripwire")
+
+    transport.capture_envelope(event_envelope("delivered anyway"))
+    transport.flush(5)
+
+    assert [e["message"]["formatted"] for e in collector.events] == ["delivered anyway"]
+    assert "not a tripwire spool file" in caplog.text
+    assert (transport.spool.directory / "notes.txt").exists()
+
+
+def test_an_unusable_spool_folder_only_costs_the_spooled_events(
+    collector: Collector, make_transport: MakeTransport, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder should be")
+    collector.down()
+    transport = make_transport(spool_dir=str(blocker / "spool"))
+    for number in range(3):
+        transport.capture_envelope(event_envelope(f"offline {number}"))
+
+    assert not transport.flush(2)
+    assert transport.close(0.5) is False
+    assert transport.drops.totals() == {(drops.NETWORK_ERROR, "error"): 3}
+
+
+def test_down_during_10000_captures_then_up_delivers_all_once(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.down()
+    transport = make_transport()
+    for number in range(10_000):
+        transport.capture_envelope(event_envelope(f"outage {number}"))
+    assert not transport.flush(5)  # unreachable: all of it waits on disk
+    assert transport.worker.spooled_events == 10_000
+
+    collector.up()
+    assert transport.flush(100)
+
+    messages = [event["message"]["formatted"] for event in collector.events]
+    assert len(messages) == 10_000
+    assert set(messages) == {f"outage {number}" for number in range(10_000)}
+    assert transport.drops.total == 0
+    assert transport.spool is not None
+    assert transport.spool.size() == 0
