@@ -3,8 +3,10 @@
 Every exception reachable from the captured one (its ``__cause__``/``__context__`` chain and the
 members of exception groups, nested or not) becomes one value, oldest first and the captured
 exception last. When there is more than one, each gets ``mechanism.exception_id`` and linked
-ones also ``parent_id`` (the id of the exception the link was taken from) and ``source``. The walk is iterative, cycle-safe and
-capped at ``MAX_EXCEPTIONS``.
+ones also ``parent_id`` (the id of the exception the link was taken from) and ``source``. The
+walk is iterative, cycle-safe and capped at ``MAX_EXCEPTIONS``; a hostile exception class
+(raising ``__str__``, ``__getattribute__`` or metaclass) is read through BaseException's own
+descriptors and still reported.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def exc_info_from_error(error: BaseException | tuple[object, object, object]) ->
     (no exception being handled); the public API turns both into "nothing captured".
     """
     if isinstance(error, BaseException):
-        return type(error), error, error.__traceback__
+        return type(error), error, _slot(error, "__traceback__")
     if isinstance(error, tuple) and len(error) == 3:
         _, value, tb = error
         if value is None:
