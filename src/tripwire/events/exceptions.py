@@ -38,6 +38,7 @@ _BUILTIN_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGro
 # BaseException's own descriptors, read past a hostile __getattribute__ on the exception class.
 _EXCEPTION_SLOTS: dict[str, Any] = dict(vars(BaseException))
 _TYPE_SLOTS: dict[str, Any] = dict(vars(type))
+_OS_ERRNO: Any = vars(OSError)["errno"]
 
 # (exception, parent_id, source) waiting to be emitted
 _Pending = tuple[BaseException, int | None, str | None]
@@ -177,7 +178,10 @@ def _attribute(exc: BaseException, name: str) -> object:
 
 
 def _errno(exc: BaseException) -> int | None:
-    errno = _attribute(exc, "errno")
+    if issubclass(type(exc), OSError):
+        errno = _OS_ERRNO.__get__(exc)
+    else:  # another class's own errno attribute, as getattr(exc, "errno") finds it
+        errno = _attribute(exc, "errno")
     return errno if type(errno) is int else None
 
 
@@ -205,7 +209,7 @@ def _type_name(cls: type[BaseException]) -> str:
 def _value_text(exc: BaseException) -> str:
     """``str(exc)`` plus its ``__notes__``, one per line (not ``.message``/``.detail``)."""
     text = safe_str(exc)
-    notes = _attribute(exc, "__notes__")
+    notes = _slot(exc, "__dict__").get("__notes__")  # where add_note() puts them
     if isinstance(notes, (list, tuple)) and type(notes) in (list, tuple) and notes:
         lines = (
             note if type(note) is str else safe_repr(note) for note in islice(notes, MAX_NOTES)
