@@ -178,10 +178,9 @@ def _attribute(exc: BaseException, name: str) -> object:
 
 
 def _errno(exc: BaseException) -> int | None:
-    if issubclass(type(exc), OSError):
-        errno = _OS_ERRNO.__get__(exc)
-    else:  # another class's own errno attribute, as getattr(exc, "errno") finds it
-        errno = _attribute(exc, "errno")
+    is_os_error = issubclass(type(exc), OSError)
+    # Another class's own errno attribute is found as getattr(exc, "errno") would.
+    errno = _OS_ERRNO.__get__(exc) if is_os_error else _attribute(exc, "errno")
     return errno if type(errno) is int else None
 
 
