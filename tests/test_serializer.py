@@ -16,8 +16,9 @@ from tripwire.converter import (
     MAX_DATABAG_DEPTH,
     MAX_DATABAG_ITEMS,
 )
+from tripwire.meta import merge_meta
 from tripwire.options import Options
-from tripwire.serializer import merge_meta, serialize_event
+from tripwire.serializer import serialize_event
 from tripwire.types import Event
 
 EVENT_ID = "5f0c9b7e2d8a4c1e9b3a7d6f1e2c4b8a"

@@ -11,16 +11,16 @@ Never raises: a ``__repr__`` that raises, recurses without end or returns a non-
 
 from __future__ import annotations
 
-import re
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Collection, Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
+from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
+
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "MAX_DEPTH",
-    "SENSITIVE_NAME_PARTS",
     "safe_repr",
     "safe_str",
     "without_surrogates",
@@ -36,30 +36,6 @@ _CYCLIC = "<cyclic>"
 
 CustomRepr = Callable[[object], str | None]
 
-# A dict entry or a (name, value) pair whose name contains one of these (case-insensitive)
-# shows its value as [Filtered]: a repr string hides its keys from the event scrubber. The
-# client-address names are PII; a local's repr cannot know send_default_pii, so they always go.
-SENSITIVE_NAME_PARTS = (
-    "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
-    "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
-    "access_key", "signature", "forwarded", "real_ip", "real-ip", "remote_addr", "ip_address",
-)  # fmt: skip
-_SENSITIVE_NAME = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
-_NAME_TYPES = (str, bytes)
-_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
-_MAX_SAFE_NAMES = 10_000
-_MAX_NAME_LENGTH = 64
-_safe_names: set[object] = set()  # names seen not to be sensitive: the common check is a subset
-
-
-class _Filtered:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "[Filtered]"
-
-
-_FILTERED = _Filtered()
 _MAX_CACHED_CLASSES = 1024
 _class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
@@ -68,6 +44,7 @@ _SHORT = 52
 _SMALL = 8  # containers this small are estimated item by item, larger ones column-wise
 _ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
 _FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
 
 
 class _Shape(NamedTuple):
@@ -242,17 +219,17 @@ def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
     items: Iterable[Any] = value
     if cls is dict:
         # Known names are short str/bytes, checked once: the common dict skips its keys.
-        if _safe_names.issuperset(value):
+        if KNOWN_SAFE_NAMES.issuperset(value):
             total += 8 * size
         else:
             keys = _column_estimate(value, depth)
-            if keys < 0 or not _names_are_safe(value):
+            if keys < 0 or not names_are_safe(value):
                 return -1
             total += keys + 2 * size
         items = value.values()  # type: ignore[attr-defined]
     elif size == 2 and cls is not set and cls is not frozenset:
         first = value[0]  # type: ignore[index]
-        if type(first) in _NAME_TYPES and not _is_safe_name(first):
+        if (type(first) is str or type(first) is bytes) and not is_safe_name(first):
             return -1
     if size > _SMALL:
         # A homogeneous column is checked and measured in one C-speed pass: the typed map
@@ -351,15 +328,15 @@ def _walk(
     seen.add(key)
     if shape.is_mapping:
         values: list[object] = list(islice(dict.values(value), take))  # type: ignore[arg-type]
-        if not _names_are_safe(items):
+        if not names_are_safe(items):
             values = [
-                _FILTERED if not _is_safe_name(name) else item
+                FILTERED if not is_safe_name(name) else item
                 for name, item in zip(items, values, strict=False)
             ]
         body, cut = _join_entries(items, values, budget, depth, seen, custom)
     else:
-        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not _is_safe_name(items[0]):
-            items[1] = _FILTERED  # a (name, value) pair such as an ASGI header
+        if size == 2 and len(items) == 2 and shape.open in _PAIRS and not is_safe_name(items[0]):
+            items[1] = FILTERED  # a (name, value) pair such as an ASGI header
         body, cut = _join_items(items, budget, depth, seen, custom)
         if len(items) == 1 and shape.open == "(" and not cut:
             body += ","
@@ -436,33 +413,6 @@ def _item_repr(
         return _repr(item, budget, depth, seen, custom)
     except Exception:  # one hostile item spoils only its own place
         return _broken(item)
-
-
-def _names_are_safe(names: Iterable[object]) -> bool:
-    try:
-        if _safe_names.issuperset(names):
-            return True
-    except Exception:  # a key with a hostile __hash__ or __eq__; only str and bytes matter
-        pass
-    return all(_is_safe_name(name) for name in names)
-
-
-def _is_safe_name(name: object) -> bool:
-    """False for a str or bytes that names a secret (``SENSITIVE_NAME_PARTS``)."""
-    kind = type(name)
-    if kind is str:
-        text: str = name  # type: ignore[assignment]
-    elif kind is bytes:
-        text = name.decode("latin-1")  # type: ignore[attr-defined]
-    else:
-        return True
-    if name in _safe_names:
-        return True
-    if _SENSITIVE_NAME.search(text.lower()):
-        return False
-    if len(text) <= _MAX_NAME_LENGTH and len(_safe_names) < _MAX_SAFE_NAMES:
-        _safe_names.add(name)
-    return True
 
 
 def _broken(value: object) -> str:

@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, MAX_ITEMS, Converter
+from tripwire.meta import merge_meta
 from tripwire.options import Options
 from tripwire.types import Event
 
-__all__ = ["merge_meta", "serialize_event"]
+__all__ = ["serialize_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +61,6 @@ def _timestamp(value: object, converter: Converter) -> object:
     if isinstance(value, (datetime, str)):
         return converter.identifier(value)
     return time.time()
-
-
-def merge_meta(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """Merge the ``_meta`` tree ``more`` into ``into``; remarks add up, other notes replace."""
-    for key, value in more.items():
-        mine = into.get(key)
-        if isinstance(mine, dict) and isinstance(value, dict):
-            if key == "":
-                merged = {**mine, **value}
-                if "rem" in mine and "rem" in value:
-                    merged["rem"] = [*mine["rem"], *value["rem"]]
-                into[key] = merged
-            else:
-                merge_meta(mine, value)
-        else:
-            into[key] = value
-    return into
 
 
 # -- the event's fields ---------------------------------------------------------------------------
@@ -345,6 +329,9 @@ def _stacktrace(value: object, converter: Converter) -> object:
                 _take(converter, frames_meta, str(index))
             if frames_meta:
                 meta[name] = frames_meta
+            if not frames:  # Relay rejects an empty list of frames
+                converter.pending = meta or None
+                return None
             out[name] = frames
             continue
         out[name] = converter.value(item, MAX_DEPTH)

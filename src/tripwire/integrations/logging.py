@@ -103,7 +103,7 @@ def _is_ignored(name: str) -> bool:
     found = _ignored_cache.get(name)
     if found is None:
         stripped = str(name).strip()
-        found = any(fnmatch(stripped, pattern) for pattern in _ignored)
+        found = any(fnmatch(stripped, pattern) for pattern in tuple(_ignored))
         if len(_ignored_cache) >= _MAX_CACHED_NAMES:
             _ignored_cache.clear()
         _ignored_cache[name] = found

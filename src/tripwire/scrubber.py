@@ -1,0 +1,381 @@
+"""The event scrubber: secrets replaced by ``[Filtered]`` before the event leaves the process.
+
+Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JSON data only,
+custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
+
+- a key is secret when, lower-cased with ``-`` read as ``_``, it equals an entry of the deny
+  lists or *contains* one of the key terms (sentry 2.75's ``data_collection`` list);
+  ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie`` always are;
+- nested dicts and lists are scrubbed too (``recursive`` defaults to True): ``extra``, ``user``,
+  custom contexts, tags, breadcrumb data, frame ``vars``, request headers/cookies/data/env;
+- query strings (``request.query_string``, the query of ``request.url`` and of breadcrumb URLs)
+  lose the values of secret parameters, and URLs their userinfo password;
+- secrets are recognised by their shape in every free-text string (messages, exception values,
+  source lines, any value): card numbers passing Luhn, bearer tokens, PEM private keys, cloud
+  keys, JWTs, URL passwords; the matched part alone is replaced;
+- one substitution everywhere: ``"[Filtered]"`` noted ``{"rem": [["!config", "s"]]}`` in
+  ``_meta`` (with the replaced range when only part of a string was).
+
+``user.ip_address`` is never removed: without ``send_default_pii`` integrations do not collect
+the client's address, so one that is present was set by the application on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from tripwire.meta import add_note
+from tripwire.secrets import (
+    DEFAULT_DENYLIST,
+    DEFAULT_KEY_TERMS,
+    DEFAULT_PII_DENYLIST,
+    DEFAULT_VALUE_PATTERNS,
+    FILTERED,
+    SECRET_HEADERS,
+    ValueShapes,
+)
+from tripwire.types import Event
+
+__all__ = [
+    "DEFAULT_DENYLIST",
+    "DEFAULT_KEY_TERMS",
+    "DEFAULT_PII_DENYLIST",
+    "DEFAULT_VALUE_PATTERNS",
+    "FILTERED",
+    "EventScrubber",
+    "scrub_event",
+]
+
+Path = tuple[str, ...]
+
+_SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
+_MAX_REMEMBERED = 4096  # key verdicts and clean source lines kept between events
+_URL_KEYS = frozenset({"url", "http.url", "to", "from"})
+_QUERY_KEYS = frozenset({"http.query", "query", "query_string"})
+_NOT_SCRUBBED_CONTEXTS = frozenset({"trace"})  # ids the server needs, no user data
+
+
+class EventScrubber:
+    """Replaces secrets in an event, as ``sentry_sdk.scrubber.EventScrubber`` does, and more.
+
+    ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
+    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are parts of key
+    names (default ``DEFAULT_KEY_TERMS``; ``[]`` turns substring matching off);
+    ``value_patterns`` are regexes of secrets found in any string (default
+    ``DEFAULT_VALUE_PATTERNS``; a group named ``secret`` limits what is replaced). Extend a
+    default by passing it plus your own, e.g. ``key_terms=[*DEFAULT_KEY_TERMS, "ssn"]``.
+    """
+
+    def __init__(
+        self,
+        denylist: Iterable[str] | None = None,
+        recursive: bool = True,
+        send_default_pii: bool = False,
+        pii_denylist: Iterable[str] | None = None,
+        key_terms: Iterable[str] | None = None,
+        value_patterns: Iterable[re.Pattern[str] | str] | None = None,
+    ) -> None:
+        names = list(DEFAULT_DENYLIST if denylist is None else denylist)
+        if not send_default_pii:
+            names += DEFAULT_PII_DENYLIST if pii_denylist is None else pii_denylist
+        self.denylist = [name.lower() for name in names]
+        self.recursive = recursive
+        self.send_default_pii = send_default_pii
+        self.key_terms = [
+            t.lower() for t in (DEFAULT_KEY_TERMS if key_terms is None else key_terms)
+        ]
+        self._names = frozenset(_normal(name) for name in self.denylist) | SECRET_HEADERS
+        terms = sorted({_normal(term) for term in self.key_terms if term}, key=len)
+        self._terms = re.compile("|".join(map(re.escape, terms))) if terms else None
+        self._shapes = ValueShapes(
+            DEFAULT_VALUE_PATTERNS if value_patterns is None else value_patterns
+        )
+        self._verdicts: dict[str, bool] = {}
+        self._safe_keys: set[str] = set()  # keys seen not to be secret: a subset test is cheap
+        self._clean_lines: set[str] = set()
+        self._new_lines: list[str] = []
+        self._texts: list[str] | None = None  # gathering the strings (first walk) or not
+        self._hits: list[Any] = []  # the shapes the second walk replaces
+
+    def is_secret_key(self, key: str) -> bool:
+        """True when values under ``key`` are replaced."""
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            name = _normal(key)
+            verdict = name in self._names or (
+                self._terms is not None and self._terms.search(name) is not None
+            )
+            if len(self._verdicts) >= _MAX_REMEMBERED:
+                self._verdicts.clear()
+                self._safe_keys.clear()
+            self._verdicts[key] = verdict
+            if not verdict:
+                self._safe_keys.add(key)
+        return verdict
+
+    def scrub_event(self, event: Event) -> None:
+        """Replace the secrets of a serialized ``event`` in place, noting them in ``_meta``.
+
+        Runs on the caller's thread. One walk replaces the values of secret keys and gathers
+        the strings; the secret shapes are then looked for in all of them at once, and only
+        when one may be present does a second walk replace it where it is.
+        """
+        data: dict[str, Any] = event  # type: ignore[assignment]
+        meta = data.get("_meta")
+        notes: dict[str, Any] = meta if isinstance(meta, dict) else {}
+        texts: list[str] = []
+        self._texts, self._hits = texts, []
+        self._new_lines.clear()
+        self._scrub(data, notes)
+        self._hits = self._shapes.found(texts)
+        self._texts = None
+        if self._hits:
+            self._scrub(data, notes)
+        else:
+            self._remember_lines()
+        if notes and "_meta" not in data:
+            data["_meta"] = notes
+
+    def _scrub(self, data: dict[str, Any], notes: dict[str, Any]) -> None:
+        for key, value in data.items():
+            if key in ("message", "transaction"):
+                data[key] = self._text(value, (key,), notes)
+            elif key in ("extra", "tags", "user"):
+                self._walk(
+                    value,
+                    (key,),
+                    notes,
+                    self.recursive,
+                    skip="ip_address" if key == "user" else None,
+                )
+            elif key == "logentry" and isinstance(value, dict):
+                self._walk(value, (key,), notes, True)
+            elif key == "contexts" and isinstance(value, dict):
+                for name, context in value.items():
+                    if name not in _NOT_SCRUBBED_CONTEXTS:
+                        self._walk(context, (key, name), notes, self.recursive)
+            elif key == "request" and isinstance(value, dict):
+                self._request(value, notes)
+            elif key == "breadcrumbs":
+                self._values(value, key, notes, self._crumb)
+            elif key in ("exception", "threads"):
+                self._values(value, key, notes, self._stacktrace_holder)
+            elif key == "stacktrace":
+                self._stacktrace(value, (key,), notes)
+
+    # -- the parts of an event ------------------------------------------------------------------
+
+    def _values(self, value: object, key: str, notes: dict[str, Any], each: Any) -> None:
+        items = value.get("values") if isinstance(value, dict) else None
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                if isinstance(item, dict):
+                    each(item, (key, "values", str(index)), notes)
+
+    def _crumb(self, crumb: dict[str, Any], path: Path, notes: dict[str, Any]) -> None:
+        if "message" in crumb:
+            crumb["message"] = self._text(crumb["message"], (*path, "message"), notes)
+        data = crumb.get("data")
+        if isinstance(data, dict):
+            for name in _URL_KEYS.intersection(data):
+                data[name] = self._url(data[name], (*path, "data", name), notes)
+            for name in _QUERY_KEYS.intersection(data):
+                data[name] = self._query(data[name], (*path, "data", name), notes)
+            self._walk(data, (*path, "data"), notes, self.recursive)
+
+    def _stacktrace_holder(self, holder: dict[str, Any], path: Path, notes: dict[str, Any]) -> None:
+        if "value" in holder:
+            holder["value"] = self._text(holder["value"], (*path, "value"), notes)
+        if isinstance(holder.get("stacktrace"), dict):
+            self._stacktrace(holder["stacktrace"], (*path, "stacktrace"), notes)
+
+    def _stacktrace(self, trace: object, path: Path, notes: dict[str, Any]) -> None:
+        frames = trace.get("frames") if isinstance(trace, dict) else None
+        if not isinstance(frames, list):
+            return
+        clean, new_lines = self._clean_lines, self._new_lines
+        gathering = self._texts is not None
+        for index, frame in enumerate(frames):
+            if type(frame) is not dict:
+                continue
+            local_vars = frame.get("vars")
+            if local_vars and not (gathering and self._gathered_plain(local_vars)):
+                self._walk(local_vars, (*path, "frames", str(index), "vars"), notes, self.recursive)
+            for name in ("pre_context", "context_line", "post_context"):
+                lines = frame.get(name)
+                if gathering and type(lines) is list and clean.issuperset(lines):
+                    continue
+                if type(lines) is str:
+                    if lines not in clean:
+                        new_lines.append(lines)
+                        frame[name] = self._line(lines, (*path, "frames", str(index), name), notes)
+                elif type(lines) is list:
+                    for number, line in enumerate(lines):
+                        if type(line) is str and line not in clean:
+                            new_lines.append(line)
+                            where = (*path, "frames", str(index), name, str(number))
+                            lines[number] = self._line(line, where, notes)
+
+    def _gathered_plain(self, value: Any) -> bool:
+        """True when ``value`` is a dict of known-safe keys and string values, now gathered."""
+        if type(value) is not dict or not self._safe_keys.issuperset(value):
+            return False
+        try:
+            self._texts.append("\x00".join(value.values()))  # type: ignore[union-attr]
+        except TypeError:  # a value that is not a string: the full walk
+            return False
+        return True
+
+    def _line(self, line: str, path: Path, notes: dict[str, Any]) -> str:
+        scrubbed: str = self._text(line, path, notes)
+        return scrubbed
+
+    def _remember_lines(self) -> None:
+        # Source lines repeat across events: once seen clean, they are not gathered again.
+        pending = self._new_lines
+        if pending:
+            if len(self._clean_lines) + len(pending) > _MAX_REMEMBERED:
+                self._clean_lines.clear()
+            self._clean_lines.update(pending)
+            pending.clear()
+
+    def _request(self, request: dict[str, Any], notes: dict[str, Any]) -> None:
+        for key, value in request.items():
+            path = ("request", key)
+            if key == "url":
+                request[key] = self._url(value, path, notes)
+            elif key == "query_string":
+                request[key] = self._query(value, path, notes)
+            elif key in ("headers", "cookies", "env"):
+                if isinstance(value, str) and key == "cookies":
+                    request[key] = self._pairs(value, ";", path, notes)
+                else:
+                    self._walk(value, path, notes, self.recursive)
+            elif key == "data":
+                if isinstance(value, (dict, list)):
+                    self._walk(value, path, notes, self.recursive)
+                else:
+                    request[key] = self._text(value, path, notes)
+
+    # -- values ---------------------------------------------------------------------------------
+
+    def _walk(
+        self,
+        value: object,
+        path: Path,
+        notes: dict[str, Any],
+        recursive: bool,
+        skip: str | None = None,
+    ) -> None:
+        """Scrub the dict or list ``value`` in place: secret keys, then secret shapes."""
+        if self._texts is not None and self._gathered_plain(value):
+            return
+        container: Any = value
+        if type(value) is dict:
+            pairs: Any = container.items()
+        elif type(value) is list:
+            pairs = enumerate(container)
+        else:
+            return
+        for key, item in pairs:
+            if type(key) is str and key != skip and self.is_secret_key(key):
+                if item is not None and item != "" and item != FILTERED:
+                    container[key] = FILTERED
+                    add_note(notes, (*path, key), _SUBSTITUTED)
+                continue
+            kind = type(item)
+            if kind is str:
+                scrubbed = self._text(item, (*path, str(key)), notes)
+                if scrubbed is not item:
+                    container[key] = scrubbed
+            elif kind is int:
+                if self._shapes.is_card_int(item):
+                    container[key] = FILTERED
+                    add_note(notes, (*path, str(key)), _SUBSTITUTED)
+            elif recursive and (kind is dict or kind is list):
+                self._walk(item, (*path, str(key)), notes, recursive)
+
+    def _text(self, text: Any, path: Path, notes: dict[str, Any]) -> Any:
+        if type(text) is not str:
+            return text
+        if self._texts is not None:
+            self._texts.append(text)
+            return text
+        found = self._shapes.replace(text, self._hits)
+        if found is None:
+            return text
+        scrubbed, remarks = found
+        add_note(notes, path, {"rem": [["!config", "s"]] if scrubbed == FILTERED else remarks})
+        return scrubbed
+
+    def _url(self, url: Any, path: Path, notes: dict[str, Any]) -> Any:
+        if type(url) is not str:
+            return url
+        base, mark, rest = url.partition("?")
+        if mark:
+            query, hash_mark, fragment = rest.partition("#")
+            filtered = self._pairs(query, "&", None, notes)
+            if filtered is not query:
+                url = f"{base}?{filtered}{hash_mark}{fragment}"
+                add_note(notes, path, _SUBSTITUTED)
+        return self._text(url, path, notes)
+
+    def _query(self, query: object, path: Path, notes: dict[str, Any]) -> Any:
+        if isinstance(query, str):
+            return self._text(self._pairs(query, "&", path, notes), path, notes)
+        self._walk(query, path, notes, True)  # a dict, or a list of [name, value] pairs
+        if isinstance(query, list):
+            for index, pair in enumerate(query):
+                if (
+                    isinstance(pair, list)
+                    and len(pair) == 2
+                    and isinstance(pair[0], str)
+                    and self.is_secret_key(pair[0])
+                    and pair[1] not in (None, "", FILTERED)
+                ):
+                    pair[1] = FILTERED
+                    add_note(notes, (*path, str(index), "1"), _SUBSTITUTED)
+        return query
+
+    def _pairs(self, text: str, separator: str, path: Path | None, notes: dict[str, Any]) -> str:
+        """``name=value`` pairs with the values of secret names replaced; same text if none."""
+        if "=" not in text:
+            return text
+        parts = text.split(separator)
+        changed = False
+        for index, part in enumerate(parts):
+            name, equals, value = part.partition("=")
+            if (
+                equals
+                and value
+                and value != FILTERED
+                and self.is_secret_key(unquote_plus(name).strip())
+            ):
+                parts[index] = f"{name}={FILTERED}"
+                changed = True
+        if not changed:
+            return text
+        if path is not None:
+            add_note(notes, path, _SUBSTITUTED)
+        return separator.join(parts)
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:
+    """Scrub ``event`` in place with ``scrubber`` (default: ``EventScrubber()``)."""
+    (scrubber or _default()).scrub_event(event)
+
+
+_DEFAULT: list[EventScrubber] = []
+
+
+def _default() -> EventScrubber:
+    if not _DEFAULT:
+        _DEFAULT.append(EventScrubber())
+    return _DEFAULT[0]
