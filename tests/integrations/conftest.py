@@ -17,12 +17,13 @@ import pytest
 
 from tests.relay import assert_valid_event
 from tripwire.envelope import parse_envelope
-from tripwire.testing import capture_events
+from tripwire.testing import Collector, capture_events
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 # A transport for subprocesses: a daemon thread POSTs each envelope to TRIPWIRE_TEST_URL, so
 # whatever is still queued at exit is lost unless something flushes (the atexit integration).
+# The HTTP transport closes itself at exit too, so the atexit tests use this one.
 PRELUDE = textwrap.dedent(
     """
     import os, queue, threading, urllib.request
@@ -107,10 +108,18 @@ def tiny_collector() -> Iterator[TinyCollector]:
 
 
 def run_script(
-    body: str, collector: TinyCollector, timeout_s: float = 60
+    body: str, collector: TinyCollector | Collector, timeout_s: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run PRELUDE + ``body`` in a fresh interpreter importing this worktree's tripwire."""
-    env = dict(os.environ, PYTHONPATH=SRC, TRIPWIRE_TEST_URL=collector.url)
+    """Run PRELUDE + ``body`` in a fresh interpreter importing this worktree's tripwire.
+
+    The script finds the collector in TRIPWIRE_TEST_URL (for PostingTransport) and
+    TRIPWIRE_TEST_DSN (for the real HTTP transport).
+    """
+    env = dict(os.environ, PYTHONPATH=SRC)
+    if isinstance(collector, TinyCollector):
+        env["TRIPWIRE_TEST_URL"] = collector.url
+    else:
+        env["TRIPWIRE_TEST_DSN"] = collector.dsn
     env.pop("PYTHONSTARTUP", None)
     return subprocess.run(
         [sys.executable, "-c", PRELUDE + textwrap.dedent(body)],

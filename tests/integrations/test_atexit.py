@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.integrations.conftest import TinyCollector, run_script
 from tests.relay import assert_valid_event
+from tripwire.testing import Collector, Response
 
 
 def test_queued_events_are_sent_at_exit(tiny_collector: TinyCollector) -> None:
@@ -74,3 +75,19 @@ def test_a_custom_callback_replaces_the_message(tiny_collector: TinyCollector) -
     )
     assert "custom: 1 left" in result.stderr
     assert "attempting" not in result.stderr
+
+
+def test_exit_with_the_http_transport_and_a_hanging_server_is_bounded(
+    collector: Collector,
+) -> None:
+    collector.default = Response(hang=True)
+    result = run_script(
+        """
+        tripwire.init(os.environ["TRIPWIRE_TEST_DSN"], shutdown_timeout=0.3)
+        tripwire.capture_message("never answered")
+        """,
+        collector,
+        timeout_s=20,  # a wait without bound would end in TimeoutExpired
+    )
+    collector.release()
+    assert result.returncode == 0, result.stderr

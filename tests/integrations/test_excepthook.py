@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.integrations.conftest import TinyCollector, run_script
-from tests.relay import assert_valid_event
+from tests.integrations.conftest import run_script
 from tripwire.integrations.excepthook import ExcepthookIntegration
-from tripwire.testing import capture_events
+from tripwire.testing import Collector, capture_events
 
 
 def _uncaught(error: BaseException) -> None:
@@ -20,21 +19,18 @@ def _uncaught(error: BaseException) -> None:
         sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
-def test_uncaught_exception_in_a_real_process_reaches_the_server(
-    tiny_collector: TinyCollector,
-) -> None:
+def test_uncaught_exception_in_a_real_process_reaches_the_server(collector: Collector) -> None:
     result = run_script(
         """
-        tripwire.init(transport=PostingTransport())
+        tripwire.init(os.environ["TRIPWIRE_TEST_DSN"])
         tripwire.set_tag("stage", "boot")
         raise ZeroDivisionError("config ratio is zero")
         """,
-        tiny_collector,
+        collector,
     )
     assert result.returncode == 1
     assert "ZeroDivisionError: config ratio is zero" in result.stderr  # the previous hook ran
-    [event] = tiny_collector.events
-    assert_valid_event(event)
+    [event] = collector.events
     [exception] = event["exception"]["values"]
     assert exception["type"] == "ZeroDivisionError"
     assert exception["mechanism"] == {"type": "excepthook", "handled": False}
@@ -42,35 +38,70 @@ def test_uncaught_exception_in_a_real_process_reaches_the_server(
     assert "excepthook" in event["sdk"]["integrations"]
 
 
-def test_an_error_logged_then_reraised_is_sent_once(tiny_collector: TinyCollector) -> None:
+def test_an_error_logged_then_reraised_is_sent_once(collector: Collector) -> None:
     result = run_script(
         """
         import logging
-        tripwire.init(transport=PostingTransport())
+        tripwire.init(os.environ["TRIPWIRE_TEST_DSN"])
         try:
             raise KeyError("user")
         except KeyError:
             logging.getLogger("app").exception("lookup failed")
             raise
         """,
-        tiny_collector,
+        collector,
     )
     assert result.returncode == 1
-    [event] = tiny_collector.events
+    [event] = collector.events
     assert event["exception"]["values"][0]["mechanism"]["type"] == "logging"
 
 
-def test_ctrl_c_is_not_sent(tiny_collector: TinyCollector) -> None:
+def test_ctrl_c_is_not_sent(collector: Collector) -> None:
     result = run_script(
         """
-        tripwire.init(transport=PostingTransport())
+        tripwire.init(os.environ["TRIPWIRE_TEST_DSN"])
         tripwire.capture_message("before the interrupt")
         raise KeyboardInterrupt
         """,
-        tiny_collector,
+        collector,
     )
     assert result.returncode != 0
-    assert [e.get("message") for e in tiny_collector.events] == ["before the interrupt"]
+    assert [e.get("message") for e in collector.events] == ["before the interrupt"]
+
+
+def test_logging_error_in_a_worker_thread_reaches_the_server_with_its_scope(
+    collector: Collector,
+) -> None:
+    result = run_script(
+        """
+        import logging, threading
+        from concurrent.futures import ThreadPoolExecutor
+        tripwire.init(os.environ["TRIPWIRE_TEST_DSN"])
+        tripwire.set_tag("request", "R-7")
+        log = logging.getLogger("worker")
+
+        def resize(n):
+            tripwire.set_tag("image", n)
+            log.warning("resizing %d", n)
+            try:
+                raise MemoryError("too big")
+            except MemoryError:
+                log.exception("resize %d failed", n)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(resize, [1, 2]))
+        """,
+        collector,
+    )
+    assert result.returncode == 0, result.stderr
+    events = sorted(collector.events, key=lambda e: e["tags"]["image"])
+    assert [e["tags"] for e in events] == [
+        {"request": "R-7", "image": "1"},  # tags travel as strings
+        {"request": "R-7", "image": "2"},
+    ]
+    for n, event in enumerate(events, 1):
+        assert event["logentry"]["formatted"] == f"resize {n} failed"
+        assert [c["message"] for c in event["breadcrumbs"]["values"]] == [f"resizing {n}"]
 
 
 def test_excepthook_sends_through_the_previous_hook(events: list[dict[str, Any]]) -> None:

@@ -313,3 +313,13 @@ def test_huge_numbers_are_described_not_sent_as_numbers() -> None:
     extra = extra_from_record(_record(big=10**400, small=2**63))
     assert isinstance(extra["big"], str)
     assert extra["small"] == 2**63
+
+
+def test_a_hand_made_record_holding_an_exception_sends_it() -> None:
+    try:
+        raise TimeoutError("slow disk")
+    except TimeoutError as exc:
+        record = logging.makeLogRecord({"msg": "failed", "levelno": logging.ERROR, "exc_info": exc})
+    event, hint = event_from_record(record, Options())
+    assert event["exception"]["values"][0]["type"] == "TimeoutError"
+    assert hint["exc_info"][1] is record.exc_info

@@ -190,11 +190,14 @@ def _caller_frame() -> FrameType | None:
     return frame
 
 
-def _exception_of(record: logging.LogRecord) -> BaseException | None:
-    exc_info = record.exc_info
+def _exception_of(record: logging.LogRecord) -> tuple[BaseException, TracebackType | None] | None:
+    exc_info: object = record.exc_info
+    if isinstance(exc_info, BaseException):  # a record made by hand, not by Logger._log
+        return exc_info, exc_info.__traceback__
     if isinstance(exc_info, tuple) and len(exc_info) == 3:
-        value = exc_info[1]
-        return value if isinstance(value, BaseException) else None
+        value, tb = exc_info[1], exc_info[2]
+        if isinstance(value, BaseException):
+            return value, tb if isinstance(tb, TracebackType) else value.__traceback__
     return None
 
 
@@ -202,14 +205,12 @@ def event_from_record(
     record: logging.LogRecord, options: Options, message: str | None = None
 ) -> tuple[Event, Hint]:
     """The event of ``record``: its exception or stack, level, logger, logentry and extra."""
-    error = _exception_of(record)
+    found = _exception_of(record)
     event: Event
-    if error is not None:
-        tb = record.exc_info[2] if record.exc_info else None
+    if found is not None:
+        error, tb = found
         event, hint = event_from_exception(
-            (type(error), error, tb if isinstance(tb, TracebackType) else error.__traceback__),
-            options,
-            mechanism={"type": "logging", "handled": True},
+            (type(error), error, tb), options, mechanism={"type": "logging", "handled": True}
         )
     else:
         event, hint = {}, {}
