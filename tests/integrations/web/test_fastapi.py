@@ -22,7 +22,7 @@ import tripwire
 from tests.integrations.web.servers import serve_asgi, wait_for
 from tripwire.integrations.fastapi import FastApiIntegration
 from tripwire.integrations.starlette import StarletteIntegration
-from tripwire.testing import capture_events
+from tripwire.testing import Collector, capture_events
 
 
 class Order(BaseModel):
@@ -192,3 +192,23 @@ def test_authenticated_user_is_sent_only_with_pii(pii: bool) -> None:
         wait_for(lambda: events)
 
     assert events[0].get("user", {}).get("username") == ("ada-lovelace" if pii else None)
+
+
+def test_fastapi_app_with_init_sends_its_failure_over_http(collector: Collector) -> None:
+    """The whole path: init() with a DSN, uvicorn, the event as the collector got it."""
+    tripwire.init(dsn=collector.dsn)
+    with serve_asgi(_fastapi_app()) as url:
+        httpx.post(
+            f"{url}/orders/south",
+            json={"item": "lamp", "quantity": 1},
+            headers={"Authorization": "Bearer hunter2", "X-Api-Key": "api-key-secret"},
+        )
+        assert collector.wait_for_events(1)
+
+    [event] = collector.events
+    assert _exception(event)["mechanism"] == {"type": "fastapi", "handled": False}
+    assert event["transaction"] == "/orders/{shop}"
+    assert event["request"]["data"] == {"item": "lamp", "quantity": 1}
+    sent = json.dumps(event)
+    assert "hunter2" not in sent
+    assert "api-key-secret" not in sent

@@ -13,7 +13,7 @@ from flask import Flask, request
 import tripwire
 from tests.integrations.web.servers import serve_wsgi
 from tripwire.integrations.flask import FlaskIntegration
-from tripwire.testing import capture_events
+from tripwire.testing import Collector, capture_events
 
 
 def _app() -> Flask:
@@ -141,3 +141,24 @@ def test_healthy_requests_send_nothing() -> None:
         assert _app().test_client().get("/ok").data == b"ok"
 
     assert events == []
+
+
+def test_flask_app_with_init_sends_its_failure_over_http(collector: Collector) -> None:
+    """The whole path: init() with a DSN, a real server, the event as the collector got it."""
+    tripwire.init(dsn=collector.dsn)
+    with serve_wsgi(_app()) as url:
+        httpx.post(
+            f"{url}/orders/9",
+            json={"item": "lamp"},
+            headers={"Authorization": "Bearer hunter2", "Cookie": "session=cookie-secret"},
+        )
+    tripwire.flush(timeout=10)
+    assert collector.wait_for_events(1)
+
+    [event] = collector.events
+    assert _exception(event)["mechanism"] == {"type": "flask", "handled": False}
+    assert event["request"]["url"] == f"{url}/orders/9"
+    assert event["request"]["data"] == {"item": "lamp"}
+    sent = json.dumps(event)
+    assert "hunter2" not in sent
+    assert "cookie-secret" not in sent
