@@ -104,6 +104,7 @@ class Spool:
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self.is_full = False  # the last write stopped at the size bound
         self._ready = False
 
     @classmethod
@@ -142,6 +143,7 @@ class Spool:
             logger.debug("spool %s unusable: %s", self.directory, exc)
             return 0
         written = 0
+        self.is_full = False
         while written < len(bodies):
             batch: list[bytes] = []
             size = len(MAGIC)
@@ -153,7 +155,10 @@ class Spool:
                     break
                 batch.append(body)
                 size += cost
-            if not batch or not self._write_file(encode_records(batch)):
+            if not batch:
+                self.is_full = True
+                break
+            if not self._write_file(encode_records(batch)):
                 break
             room -= size
             written += len(batch)
