@@ -279,3 +279,11 @@ def test_any_serialized_event_stays_valid_after_scrubbing(value: object, text: s
         breadcrumbs={"values": [{"timestamp": 1.0, "message": text, "data": {"v": value}}]},
         **frames_event({"v": text}),
     )
+
+
+def test_key_terms_match_whole_words_not_letters_inside_words() -> None:
+    scrubber = EventScrubber()
+    for innocent in ("processor_count", "inside", "author", "monkey", "keyboard"):
+        assert not scrubber.is_secret_key(innocent), innocent
+    for secret in ("X-Auth-Token", "dbPassword", "accesstoken", "client_secret", "user_pwd"):
+        assert scrubber.is_secret_key(secret), secret

@@ -4,7 +4,8 @@ Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JS
 custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
 
 - a key is secret when, lower-cased with ``-`` read as ``_``, it equals an entry of the deny
-  lists or *contains* one of the key terms (sentry 2.75's ``data_collection`` list);
+  lists, or one of its words is, starts with or ends with one of the key terms (sentry 2.75's
+  ``data_collection`` list; terms under four letters must be whole words);
   ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie`` always are;
 - nested dicts and lists are scrubbed too (``recursive`` defaults to True): ``extra``, ``user``,
   custom contexts, tags, breadcrumb data, frame ``vars``, request headers/cookies/data/env;
@@ -62,7 +63,7 @@ class EventScrubber:
     """Replaces secrets in an event, as ``sentry_sdk.scrubber.EventScrubber`` does, and more.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
-    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are parts of key
+    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are words of key
     names (default ``DEFAULT_KEY_TERMS``; ``[]`` turns substring matching off);
     ``value_patterns`` are regexes of secrets found in any string (default
     ``DEFAULT_VALUE_PATTERNS``; a group named ``secret`` limits what is replaced). Extend a
@@ -88,8 +89,7 @@ class EventScrubber:
             t.lower() for t in (DEFAULT_KEY_TERMS if key_terms is None else key_terms)
         ]
         self._names = frozenset(_normal(name) for name in self.denylist) | SECRET_HEADERS
-        terms = sorted({_normal(term) for term in self.key_terms if term}, key=len)
-        self._terms = re.compile("|".join(map(re.escape, terms))) if terms else None
+        self._terms = frozenset(_normal(term) for term in self.key_terms if term)
         self._shapes = ValueShapes(
             DEFAULT_VALUE_PATTERNS if value_patterns is None else value_patterns
         )
@@ -105,9 +105,7 @@ class EventScrubber:
         verdict = self._verdicts.get(key)
         if verdict is None:
             name = _normal(key)
-            verdict = name in self._names or (
-                self._terms is not None and self._terms.search(name) is not None
-            )
+            verdict = name in self._names or _has_secret_word(key, self._terms)
             if len(self._verdicts) >= _MAX_REMEMBERED:
                 self._verdicts.clear()
                 self._safe_keys.clear()
@@ -365,6 +363,32 @@ class EventScrubber:
 
 def _normal(name: str) -> str:
     return name.lower().replace("-", "_")
+
+
+# Words of a key name: snake_case, kebab-case, dotted and camelCase split apart.
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_SHORT_TERM = 4  # shorter terms (key, pwd, sid, sso, jwt) must be a whole word
+# Words that start with a term but name no secret ("author" is not "auth").
+_INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
+
+
+def _has_secret_word(key: str, terms: frozenset[str]) -> bool:
+    """A word of ``key`` is a term, or starts or ends with one of four letters or more.
+
+    Matching whole words, not substrings, keeps ``processor_count`` (which holds "sso") and
+    ``inside`` (which holds "sid") while ``X-Auth-Token``, ``dbPassword``, ``accesstoken`` and
+    ``client_secret`` are caught.
+    """
+    for word in _WORDS.findall(key):
+        word = word.lower()
+        if word in terms:
+            return True
+        if word in _INNOCENT_WORDS:
+            continue
+        for term in terms:
+            if len(term) >= _SHORT_TERM and (word.startswith(term) or word.endswith(term)):
+                return True
+    return False
 
 
 def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:
