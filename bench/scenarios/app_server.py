@@ -62,6 +62,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWsgiServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # wsgiref closes every connection, so clients reconnect per request; socketserver's
+    # backlog of 5 overflows and a dropped SYN costs a 1 s retransmit.
+    request_queue_size = 1024
 
 
 def _wrap(sdk: str, kind: str, app: object) -> object:
@@ -92,6 +95,7 @@ def _serve_asgi(app: Any) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # listening before PORT is printed: early clients wait in the backlog
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -131,7 +131,8 @@ def _envelope(event: dict[str, Any]) -> bytes:
     return gzip.compress(b"\n".join([header, item, payload]) + b"\n")
 
 
-def _post_all(dsn: str, bodies: list[bytes], threads: int) -> float:
+def _post_all(dsn: str, bodies: list[bytes], threads: int, budget_s: float) -> float:
+    """POST ``bodies`` from ``threads`` connections until done or ``budget_s`` ran out."""
     key, _, rest = dsn.removeprefix("http://").partition("@")
     hostport, _, project = rest.partition("/")
     host, _, port = hostport.partition(":")
@@ -144,9 +145,11 @@ def _post_all(dsn: str, bodies: list[bytes], threads: int) -> float:
     lock = threading.Lock()
     failures: list[str] = []
 
+    deadline = time.perf_counter() + budget_s
+
     def worker() -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        while True:
+        while time.perf_counter() < deadline:
             with lock:
                 if not pending:
                     break
@@ -169,7 +172,9 @@ def _post_all(dsn: str, bodies: list[bytes], threads: int) -> float:
     return time.perf_counter() - started
 
 
-def _store_over_http(db: Path, events: list[dict[str, Any]], threads: int) -> dict[str, float]:
+def _store_over_http(
+    db: Path, events: list[dict[str, Any]], threads: int, budget_s: float
+) -> dict[str, float]:
     command = [sys.executable, "-m", "tripwire.inbox.cli", "serve", "--db", str(db), "--port", "0"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
@@ -181,7 +186,7 @@ def _store_over_http(db: Path, events: list[dict[str, Any]], threads: int) -> di
                 raise RuntimeError(f"tripwire serve exited with {server.wait()}")
             dsn = line.split("DSN:", 1)[1].strip() if "DSN:" in line else ""
         bodies = [_envelope(event) for event in events]
-        elapsed = _post_all(dsn, bodies, threads)
+        elapsed = _post_all(dsn, bodies, threads, budget_s)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -194,13 +199,14 @@ def main(argv: list[str]) -> dict[str, object]:
     arguments = parser("inbox ingest", sdks=("tripwire",))
     arguments.add_argument("--events", type=int, default=3000)
     arguments.add_argument("--threads", type=int, default=4)
+    arguments.add_argument("--seconds", type=float, default=10.0, help="time budget for HTTP")
     args = arguments.parse_args(argv)
     events = make_events(args.events)
     result: dict[str, object] = {"events": args.events}
     with tempfile.TemporaryDirectory(prefix="tripwire-bench-") as tmp:
         result.update(_store_directly(Path(tmp) / "direct.db", events))
         fresh = [{**event, "event_id": uuid.uuid4().hex} for event in events]
-        result.update(_store_over_http(Path(tmp) / "http.db", fresh, args.threads))
+        result.update(_store_over_http(Path(tmp) / "http.db", fresh, args.threads, args.seconds))
     return result
 
 

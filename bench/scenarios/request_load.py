@@ -46,9 +46,16 @@ def _drive(port: int, threads: int, requests: int, budget_s: float) -> tuple[lis
     remaining = [requests]
     lock = threading.Lock()
     latencies: list[int] = []
+    failures: list[BaseException] = []
     deadline = time.perf_counter() + budget_s
 
     def worker() -> None:
+        try:
+            work()
+        except Exception as exc:
+            failures.append(exc)
+
+    def work() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         mine: list[int] = []
         while time.perf_counter() < deadline:
@@ -73,6 +80,8 @@ def _drive(port: int, threads: int, requests: int, budget_s: float) -> tuple[lis
         thread.start()
     for thread in pool:
         thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} client threads failed, first: {failures[0]!r}")
     return latencies, time.perf_counter() - started
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -124,9 +125,15 @@ class Collector:
     it on the same port, so a DSN stays valid across an outage.
     """
 
-    def __init__(self, project_id: str = "1", public_key: str = "public") -> None:
+    def __init__(
+        self,
+        project_id: str = "1",
+        public_key: str = "public",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.project_id = project_id
         self.public_key = public_key
+        self._ssl_context = ssl_context
         self.default = Response()
         self.requests: list[CollectedRequest] = []
         self._script: deque[Response] = deque()
@@ -138,7 +145,8 @@ class Collector:
 
     @property
     def dsn(self) -> str:
-        return f"http://{self.public_key}@127.0.0.1:{self.port}/{self.project_id}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{self.public_key}@127.0.0.1:{self.port}/{self.project_id}"
 
     @property
     def accepted(self) -> list[CollectedRequest]:
@@ -194,6 +202,8 @@ class Collector:
         server = _QuietServer(("127.0.0.1", self.port), _handler_for(self))
         server.daemon_threads = True
         server.block_on_close = False
+        if self._ssl_context is not None:
+            server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -276,7 +286,10 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
             if response.delay_s:
                 time.sleep(response.delay_s)
             body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
-            envelope = parse_envelope(body) if "/envelope" in self.path else None
+            try:  # the envelope endpoint, or a Spotlight-style stream
+                envelope = None if "/store" in self.path else parse_envelope(body)
+            except (ValueError, KeyError):
+                envelope = None
             collector._record(
                 CollectedRequest(self.path, self.headers, body, response.status, envelope)
             )

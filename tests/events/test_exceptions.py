@@ -410,7 +410,9 @@ def test_exception_with_hostile_attribute_access_is_captured() -> None:
         except KeyError:
             raise Hostile("outer")  # noqa: B904
 
-    values = exceptions_from_error(raised(fail), OPTIONS)
+    event, hint = event_from_exception(raised(fail), OPTIONS)
+    assert hint["exc_info"][2] is not None
+    values = event["exception"]["values"]
     assert [v["type"] for v in values] == [
         "KeyError",
         "test_exception_with_hostile_attribute_access_is_captured.<locals>.Hostile",

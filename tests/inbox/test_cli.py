@@ -170,3 +170,10 @@ def test_retention_settings_are_shown_changed_and_applied(tmp_path: Path) -> Non
     with Storage(db) as storage:
         [issue] = queries.issues(storage)
         assert (issue.times_seen, len(queries.issue_events(storage, issue.id))) == (3, 2)
+
+
+def test_an_unusable_database_path_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["issues", "--db", str(tmp_path / "file" / "db")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot open ")

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
+from tests.relay import assert_valid_event
 from tests.transport.conftest import MakeTransport, event_envelope
 from tripwire import drops
 from tripwire.dsn import Dsn
 from tripwire.envelope import Item
 from tripwire.options import Options
 from tripwire.testing import Collector, Response
-from tripwire.transport.http import choose_proxy
+from tripwire.transport.http import choose_proxy, make_pool
 
 SENT_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
@@ -192,11 +199,8 @@ def test_the_http_proxy_option_routes_through_a_real_proxy(
 
 
 def test_environment_proxy_is_used_unless_no_proxy_lists_the_host(
-    monkeypatch: object, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     dsn = Dsn.parse("https://k@sentry.example.com/1")
     monkeypatch.setenv("https_proxy", "http://proxy.local:3128")
     monkeypatch.delenv("no_proxy", raising=False)
@@ -206,3 +210,82 @@ def test_environment_proxy_is_used_unless_no_proxy_lists_the_host(
     monkeypatch.setenv("no_proxy", "localhost,.example.com")
     assert choose_proxy(Options(dsn=dsn), dsn) is None
     assert choose_proxy(Options(dsn=dsn, https_proxy="http://p:1"), dsn) == "http://p:1"
+
+
+def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
+    files = ["-keyout", str(key), "-out", str(certificate)]
+    subprocess.run(
+        [*command.split(), *files, "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_is_verified_against_ca_certs(make_transport: MakeTransport, tmp_path: Path) -> None:
+    certificate, key = _self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    with Collector(ssl_context=context) as secure:
+        trusting = make_transport(dsn=secure.dsn, ca_certs=str(certificate))
+        trusting.capture_envelope(event_envelope("over tls"))
+        assert trusting.flush(10)
+
+        doubting = make_transport(dsn=secure.dsn, spool_dir=False)  # certifi: not trusted
+        doubting.capture_envelope(event_envelope("never sent"))
+        assert not doubting.flush(5)
+        assert [e["message"]["formatted"] for e in secure.events] == ["over tls"]
+        for event in secure.events:
+            assert_valid_event(event)
+
+
+def test_pool_gets_keepalive_socket_options_and_client_certificate(tmp_path: Path) -> None:
+    dsn = Dsn.parse("https://k@sentry.example.com/1")
+    options = Options(
+        dsn=dsn,
+        keep_alive=True,
+        cert_file=str(tmp_path / "client.pem"),
+        key_file=str(tmp_path / "client.key"),
+        ca_certs=str(tmp_path / "ca.pem"),
+    )
+    pool = make_pool(options, dsn, timeout_s=3.0)
+
+    settings = pool.connection_pool_kw
+    assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in settings["socket_options"]
+    assert settings["cert_file"] == str(tmp_path / "client.pem")
+    assert settings["key_file"] == str(tmp_path / "client.key")
+    assert settings["ca_certs"] == str(tmp_path / "ca.pem")
+    assert settings["timeout"].read_timeout == 3.0
+
+    custom = make_pool(Options(dsn=dsn, socket_options=((6, 1, 1),)), dsn, 3.0)
+    assert custom.connection_pool_kw["socket_options"] == [(6, 1, 1)]
+
+
+def test_a_server_that_keeps_failing_gets_five_attempts_then_send_error(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(*[Response(502)] * 5)
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("refused five times"))
+    for _ in range(6):
+        transport.flush(2)  # each flush tries a server in backoff at once
+
+    assert [r.status for r in collector.requests if r.event] == [502] * 5
+    assert transport.drops.totals() == {(drops.SEND_ERROR, "error"): 1}
+
+
+def test_an_envelope_that_cannot_be_encoded_is_counted_and_the_worker_goes_on(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport()
+    broken = event_envelope("never encoded")
+    broken.items[0].json = {"not json": object()}
+    transport.capture_envelope(broken)
+    transport.capture_envelope(event_envelope("still delivered"))
+
+    assert transport.flush(5)
+    assert [e["message"]["formatted"] for e in collector.events] == ["still delivered"]
+    assert transport.drops.totals() == {(drops.INTERNAL_SDK_ERROR, "error"): 1}

@@ -10,7 +10,10 @@ import pytest
 
 from tests.transport.conftest import MakeTransport, event_envelope
 from tripwire import drops
-from tripwire.testing import Collector
+from tripwire.dsn import Dsn
+from tripwire.options import Options
+from tripwire.testing import Collector, Response
+from tripwire.transport.http import HttpTransport
 from tripwire.transport.spool import MAGIC, Spool, decode_records, encode_records
 
 
@@ -141,3 +144,48 @@ def test_down_during_10000_captures_then_up_delivers_all_once(
     assert transport.drops.total == 0
     assert transport.spool is not None
     assert transport.spool.size() == 0
+
+
+def test_memory_is_bounded_by_bytes_and_the_overflow_waits_on_disk(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(delay_s=0.5))
+    transport = make_transport(max_queue_bytes=4000)
+    for number in range(100):
+        transport.capture_envelope(event_envelope(f"bounded {number}"))
+
+    assert transport.flush(60)
+    assert transport.worker.spooled_events > 0
+    messages = sorted(event["message"]["formatted"] for event in collector.events)
+    assert messages == sorted(f"bounded {number}" for number in range(100))
+
+
+def test_a_full_spool_counts_cache_overflow(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.down()
+    transport = make_transport(max_spool_bytes=3000, max_queue_bytes=1000)
+    for number in range(30):
+        transport.capture_envelope(event_envelope(f"no room {number}"))
+    transport.close(1)
+
+    assert transport.spool is not None
+    assert transport.spool.size() <= 3000
+    lost = transport.drops.totals()[(drops.CACHE_OVERFLOW, "error")]
+    assert 0 < lost < 30
+    assert lost + transport.worker.spooled_events == 30
+
+
+def test_the_default_spool_is_a_per_user_cache_folder_keyed_by_dsn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = HttpTransport(Options(dsn=Dsn.parse("https://a@example.com/1")))
+    second = HttpTransport(Options(dsn=Dsn.parse("https://b@example.com/1")))
+    without = HttpTransport(Options(dsn=Dsn.parse("https://a@example.com/1"), spool_dir=False))
+
+    assert first.spool is not None
+    assert second.spool is not None
+    assert first.spool.directory.parent == tmp_path / "cache" / "tripwire" / "spool"
+    assert first.spool.directory != second.spool.directory
+    assert without.spool is None

@@ -3,8 +3,10 @@
 Every exception reachable from the captured one (its ``__cause__``/``__context__`` chain and the
 members of exception groups, nested or not) becomes one value, oldest first and the captured
 exception last. When there is more than one, each gets ``mechanism.exception_id`` and linked
-ones also ``parent_id`` (the id of the exception the link was taken from) and ``source``. The walk is iterative, cycle-safe and
-capped at ``MAX_EXCEPTIONS``.
+ones also ``parent_id`` (the id of the exception the link was taken from) and ``source``. The
+walk is iterative, cycle-safe and capped at ``MAX_EXCEPTIONS``; a hostile exception class
+(raising ``__str__``, ``__getattribute__`` or metaclass) is read through BaseException's own
+descriptors and still reported.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ _BUILTIN_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGro
 # BaseException's own descriptors, read past a hostile __getattribute__ on the exception class.
 _EXCEPTION_SLOTS: dict[str, Any] = dict(vars(BaseException))
 _TYPE_SLOTS: dict[str, Any] = dict(vars(type))
+_OS_ERRNO: Any = vars(OSError)["errno"]
 
 # (exception, parent_id, source) waiting to be emitted
 _Pending = tuple[BaseException, int | None, str | None]
@@ -48,7 +51,7 @@ def exc_info_from_error(error: BaseException | tuple[object, object, object]) ->
     (no exception being handled); the public API turns both into "nothing captured".
     """
     if isinstance(error, BaseException):
-        return type(error), error, error.__traceback__
+        return type(error), error, _slot(error, "__traceback__")
     if isinstance(error, tuple) and len(error) == 3:
         _, value, tb = error
         if value is None:
@@ -175,7 +178,9 @@ def _attribute(exc: BaseException, name: str) -> object:
 
 
 def _errno(exc: BaseException) -> int | None:
-    errno = _attribute(exc, "errno")
+    is_os_error = issubclass(type(exc), OSError)
+    # Another class's own errno attribute is found as getattr(exc, "errno") would.
+    errno = _OS_ERRNO.__get__(exc) if is_os_error else _attribute(exc, "errno")
     return errno if type(errno) is int else None
 
 
@@ -203,7 +208,7 @@ def _type_name(cls: type[BaseException]) -> str:
 def _value_text(exc: BaseException) -> str:
     """``str(exc)`` plus its ``__notes__``, one per line (not ``.message``/``.detail``)."""
     text = safe_str(exc)
-    notes = _attribute(exc, "__notes__")
+    notes = _slot(exc, "__dict__").get("__notes__")  # where add_note() puts them
     if isinstance(notes, (list, tuple)) and type(notes) in (list, tuple) and notes:
         lines = (
             note if type(note) is str else safe_repr(note) for note in islice(notes, MAX_NOTES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -42,10 +43,13 @@ def _db_option(command: F) -> F:
     )
     @functools.wraps(command)
     def wrapper(db_path: Path | None, **kwargs: Any) -> Any:
+        path = db_path or default_db_path()
         try:
-            storage = Storage(db_path or default_db_path())
+            storage = Storage(path)
         except StorageError as exc:
             raise click.ClickException(str(exc)) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise click.ClickException(f"cannot open {path}: {exc}") from None
         try:
             return command(storage=storage, **kwargs)
         except StorageError as exc:
@@ -266,7 +270,7 @@ def demo(db_path: Path | None, host: str, port: int, no_wait: bool) -> None:
 
     try:
         run_demo(db_path, host, port, wait=not no_wait)
-    except StorageError as exc:
+    except (StorageError, sqlite3.Error) as exc:
         raise click.ClickException(str(exc)) from None
 
 

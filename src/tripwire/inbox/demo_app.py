@@ -1,18 +1,18 @@
 """A small shop that fails in the ways real apps do; ``tripwire demo`` runs it as a script.
 
-Usage: ``python demo_app.py DSN``. It reports with ``import tripwire as sentry_sdk`` and,
-where tripwire has no HTTP transport yet, falls back to the official ``sentry_sdk``.
+Usage: ``python demo_app.py DSN``. It reports with ``import tripwire as sentry_sdk``, so the
+code is what an app using the official SDK already has.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
-from types import ModuleType
 
-__all__ = ["main", "sdk"]
+import tripwire as sentry_sdk
+
+__all__ = ["main"]
 
 log = logging.getLogger("shop.payments")
 
@@ -21,18 +21,6 @@ PRICES = {"apple": 120, "pear": 90}
 
 class PaymentFailed(Exception):
     """The payment provider could not be reached."""
-
-
-def sdk() -> ModuleType:
-    """tripwire when it can send over HTTP, else the official SDK (same API)."""
-    try:
-        tripwire = importlib.import_module("tripwire")
-        transport = importlib.import_module("tripwire.transport")
-        if hasattr(transport, "make_transport") or hasattr(transport, "HttpTransport"):
-            return tripwire
-    except ImportError:
-        pass
-    return importlib.import_module("sentry_sdk")
 
 
 def connect(host: str, port: int) -> None:
@@ -61,7 +49,6 @@ def nightly_report(orders: list[int]) -> float:
 
 
 def main(dsn: str) -> None:
-    sentry_sdk = sdk()
     sentry_sdk.init(
         dsn=dsn,
         release="shop@1.4.2",
@@ -105,7 +92,6 @@ def main(dsn: str) -> None:
     worker.join()
 
     sentry_sdk.flush(timeout=10)
-    print(f"sample app sent its errors using {sentry_sdk.__name__}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 The caller's side is ``submit()``: a deque append and an event notify, O(1), never blocking.
 Everything else runs on the worker thread. Every envelope is at any moment in exactly one
-place (the inbox, the memory queue, in flight, a loaded spool batch, the spool on disk) or
-has been delivered or counted as dropped. The state lock is never held across the network.
+place (the inbox, the backlog in memory, in flight, a loaded spool batch, the spool on disk)
+or has been delivered or counted as dropped. The lock is never held across the network.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import random
 import sys
 import threading
 import time
@@ -22,28 +21,16 @@ from typing import Protocol
 
 from tripwire import drops
 from tripwire.envelope import Envelope
-from tripwire.transport.outbound import (
-    Outbound,
-    Outcome,
-    RateLimited,
-    Rejected,
-    Retry,
-    Sent,
-    count_lost,
-    scan_items,
-    without_categories,
-)
+from tripwire.transport.backlog import Backlog
+from tripwire.transport.outbound import Outbound, Outcome, count_lost
 from tripwire.transport.ratelimits import RateLimits
 from tripwire.transport.reports import ReportSchedule
-from tripwire.transport.spool import Claim, Spool
+from tripwire.transport.spool import Spool
 
 __all__ = ["Sender", "Worker", "count_envelope"]
 
 logger = logging.getLogger(__name__)
 
-BACKOFF_INITIAL_S = 0.5
-BACKOFF_MAX_S = 60.0
-MAX_SERVER_ATTEMPTS = 5  # a 5xx answer this many times means the server refuses this one
 INTAKE_CHUNK = 256  # envelopes encoded per pass while holding the state lock
 CALLBACK_AFTER_S = 0.1
 
@@ -108,7 +95,7 @@ def _close_at_exit(ref: weakref.ref[Worker]) -> None:
 
 
 class Worker:
-    """Background delivery with a byte-bounded memory queue, backoff and a disk spool."""
+    """Background delivery: an inbox on the caller's side, a ``Backlog`` on the worker's."""
 
     def __init__(
         self,
@@ -134,6 +121,9 @@ class Worker:
         self._debug = debug
         self._init_state()
         _LIVE.add(self)
+        # Registered now, before the client sets up its atexit integration: handlers run in
+        # reverse, so the integration's flush (with its callback) comes first, this after.
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
@@ -142,23 +132,16 @@ class Worker:
         self._cond = threading.Condition(threading.Lock())
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._queue: deque[Outbound] = deque()
-        self._queue_bytes = 0
-        self._in_flight: Outbound | None = None
-        self._claim: Claim | None = None
-        self._replay: deque[Outbound | None] = deque()
+        self.backlog = Backlog(
+            self._spool, self._counter, self._limits, self._reports, self._max_queue_bytes
+        )
+        self._mirroring = False
         self._closed = False
-        self._offline = False  # the server is unreachable: new envelopes go to disk
-        self._retry_at = 0.0
-        self._delay = 0.0
-        self._spool_pending = self._spool is not None
         self._flush_requested = 0
         self._flush_probed = 0
         self._flush_handled = 0
         self._flush_done = 0
-        self.sent_events = 0
-        self.spooled_events = 0
-        self.rate_limited_events = 0
+        self._mirrored_events = 0
 
     def _reset_in_child(self) -> None:
         # The parent delivers what it queued; the child starts empty, with fresh locks.
@@ -166,6 +149,14 @@ class Worker:
         self._counter._lock = threading.Lock()  # another thread may have held it at fork
         self._counter.take()  # the parent reports its own drops
         self._sender.reset()
+
+    @property
+    def sent_events(self) -> int:
+        return self.backlog.sent_events + self._mirrored_events
+
+    @property
+    def spooled_events(self) -> int:
+        return self.backlog.spooled_events
 
     # -- caller side ------------------------------------------------------------------------
 
@@ -190,7 +181,6 @@ class Worker:
             thread = threading.Thread(target=self._run, name="tripwire.worker", daemon=True)
             self._thread = thread
             thread.start()
-            atexit.register(_close_at_exit, weakref.ref(self))
             if "multiprocessing" in sys.modules:
                 # A multiprocessing child leaves through os._exit; its finalizers still run.
                 from multiprocessing.util import Finalize
@@ -202,7 +192,7 @@ class Worker:
         if self._pid != os.getpid():
             self._reset_in_child()
         if self._thread is None:
-            if not self._inbox and not (self._spool_pending and self._spool is not None):
+            if not self._inbox and not self.backlog.has_spooled:
                 return True
             self.start()
         deadline = time.monotonic() + max(0.0, timeout)
@@ -215,14 +205,14 @@ class Worker:
         while True:
             with self._cond:
                 if self._flush_done >= generation and self._is_idle():
-                    return not self._offline
+                    return not self.backlog.offline
                 now = time.monotonic()
                 if self._closed or now >= deadline:
                     return False
                 if reported or now - started < CALLBACK_AFTER_S:
                     self._cond.wait(min(deadline - now, CALLBACK_AFTER_S))
                     continue
-                pending = len(self._inbox) + len(self._queue) + len(self._replay)
+                pending = len(self._inbox) + len(self.backlog)
             reported = True
             assert callback is not None
             try:
@@ -231,12 +221,7 @@ class Worker:
                 logger.exception("flush callback raised")
 
     def _is_idle(self) -> bool:
-        if self._inbox or self._in_flight is not None:
-            return False
-        return self._offline or not (self._queue or self._replay or self._pending_on_disk())
-
-    def _pending_on_disk(self) -> bool:
-        return self._spool is not None and self._spool_pending
+        return not (self._inbox or self._mirroring) and self.backlog.is_idle()
 
     def close(self, timeout: float) -> bool:
         """Flush for up to ``timeout`` s, then spool what is left and stop. Idempotent."""
@@ -249,26 +234,19 @@ class Worker:
             self._closed = True
             envelopes = list(self._inbox)
             self._inbox.clear()
-            in_flight = self._in_flight
-            # A replayed envelope in flight goes back with its claim, below.
-            leftovers = [in_flight] if in_flight and in_flight.spooled_at is None else []
-            leftovers.extend(self._queue)
-            self._queue.clear()
-            self._queue_bytes = 0
-            self._in_flight = None
-            claim, self._claim = self._claim, None
-            self._replay.clear()
+            leftovers = self.backlog.take_all()
             self._cond.notify_all()
         self._wake.set()
-        if claim is not None and self._spool is not None:
-            self._spool.release(claim)  # its unsent rest, the one in flight included
-        leftovers.extend(self._encode_all(envelopes))
+        if self._sender.has_destination:
+            leftovers.extend(self._encode_all(envelopes))
         report = self._reports.take(time.monotonic(), force=True)
-        if report is not None:
+        if report is not None and self._sender.has_destination:
             leftovers.append(report)
         if leftovers:
-            for outbound in self._spill(leftovers):
-                count_lost(self._counter, drops.NETWORK_ERROR, outbound.items)
+            full = self._spool is not None and self._spool.is_full
+            for outbound in self.backlog.spill(leftovers):
+                reason = drops.CACHE_OVERFLOW if full else drops.NETWORK_ERROR
+                count_lost(self._counter, reason, outbound.items)
         if self._debug:
             logger.info(
                 "transport closed: %d events sent, %d spooled, %d dropped",
@@ -295,7 +273,7 @@ class Worker:
                 # The worker is the outermost frame of its thread: log, count, carry on.
                 logger.exception("tripwire worker failed; the envelope in flight is dropped")
                 with self._cond:
-                    lost, self._in_flight = self._in_flight, None
+                    lost, self.backlog.in_flight = self.backlog.in_flight, None
                 if lost is not None:
                     count_lost(self._counter, drops.INTERNAL_SDK_ERROR, lost.items)
                 wait = 1.0
@@ -309,8 +287,12 @@ class Worker:
             if self._closed:
                 raise _Stop
             fresh = self._intake()
-        for copy in fresh:
-            self._sender.mirror(copy)
+            self._mirroring = bool(fresh)
+        if fresh:
+            for copy in fresh:
+                self._sender.mirror(copy)
+            with self._cond:
+                self._mirroring = False
         with self._cond:
             if self._closed:
                 raise _Stop
@@ -321,13 +303,12 @@ class Worker:
                     return None
                 self._flush_done = self._flush_handled
                 self._cond.notify_all()
-                return self._sleep_for(now)
+                return self.backlog.sleep_for(now)
         outcome = self._sender.send(outbound)
         with self._cond:
             if self._closed:
                 raise _Stop
-            self._in_flight = None
-            self._settle(outbound, outcome, time.monotonic())
+            self.backlog.settle(outbound, outcome, time.monotonic())
             self._cond.notify_all()
         return None
 
@@ -346,189 +327,27 @@ class Worker:
         while self._inbox and len(taken) < INTAKE_CHUNK:
             taken.append(self._inbox.popleft())
         fresh = self._encode_all(taken)
-        if not self._sender.has_destination:
-            self.sent_events += len(fresh)
-            return fresh
-        for outbound in fresh:
-            self._queue.append(outbound)
-            self._queue_bytes += len(outbound.body)
-        if self._offline and self._spool is not None:
-            self._spill_queue(everything=True)
-        elif self._queue_bytes > self._max_queue_bytes:
-            self._spill_queue(everything=False)
+        if self._sender.has_destination:
+            self.backlog.add(fresh)
+        else:
+            self._mirrored_events += sum(e.get_event() is not None for e in taken)
         return fresh
 
-    def _spill_queue(self, everything: bool) -> None:
-        """Move the newest envelopes (all of them when offline) to disk, within the bounds."""
-        moving: list[Outbound] = []
-        while self._queue and (everything or self._queue_bytes > self._max_queue_bytes):
-            outbound = self._queue.pop()
-            self._queue_bytes -= len(outbound.body)
-            moving.append(outbound)
-        moving.reverse()
-        for outbound in self._spill(moving):
-            if self._queue_bytes + len(outbound.body) <= self._max_queue_bytes:
-                self._queue.append(outbound)
-                self._queue_bytes += len(outbound.body)
-            else:
-                reason = drops.QUEUE_OVERFLOW if self._spool is None else drops.CACHE_OVERFLOW
-                count_lost(self._counter, reason, outbound.items)
-
-    def _spill(self, outbounds: list[Outbound]) -> list[Outbound]:
-        """Write ``outbounds`` to the spool; returns those that did not fit."""
-        if self._spool is None or not outbounds:
-            return outbounds
-        written = self._spool.write([outbound.body for outbound in outbounds])
-        for outbound in outbounds[:written]:
-            self.spooled_events += sum(info.type == "event" for info in outbound.items)
-        if written:
-            self._spool_pending = True
-        return outbounds[written:]
-
     def _next(self, now: float) -> Outbound | None:
-        """The next envelope to send (marked in flight), or None when there is none yet."""
+        if not self._sender.has_destination:
+            self._flush_handled = self._flush_probed = self._flush_requested
+            return None
         if self._flush_requested > self._flush_probed:
             self._flush_probed = self._flush_requested
-            self._retry_at = min(self._retry_at, now)  # a flush probes a server in backoff
-        self._queue_report(now, force=False)
+            self.backlog.probe(now)  # a flush tries a server in backoff at once
+        self.backlog.queue_report(now, force=False)
         while True:
-            outbound = self._sendable(now)
+            outbound = self.backlog.next(now)
             if outbound is not None or self._flush_handled >= self._flush_probed:
                 return outbound
             # Drained for this flush: its report goes last, with every drop counted so far.
             self._flush_handled = self._flush_probed
-            if not self._queue_report(now, force=True) or self._retry_at > now:
+            if not self.backlog.queue_report(now, force=True):
                 return None
-
-    def _sendable(self, now: float) -> Outbound | None:
-        if self._retry_at > now or not self._sender.has_destination:
-            return None
-        while True:
-            outbound = self._take(now)
-            if outbound is None:
+            if self.backlog.is_backing_off(now):
                 return None
-            limited = frozenset(c for c in outbound.categories if self._limits.is_limited(c, now))
-            if limited:
-                lost = tuple(info for info in outbound.items if info.category in limited)
-                count_lost(self._counter, drops.RATELIMIT_BACKOFF, lost)
-                if len(lost) == len(outbound.items):
-                    self._finish(outbound)
-                    continue
-                outbound = without_categories(outbound, limited)
-            self._in_flight = outbound
-            return outbound
-
-    def _take(self, now: float) -> Outbound | None:
-        if self._queue:
-            outbound = self._queue.popleft()
-            self._queue_bytes -= len(outbound.body)
-            return outbound
-        while True:
-            if not self._replay and not self._load_claim():
-                return None
-            record = self._replay.popleft()
-            if record is not None:
-                return record
-            assert self._claim is not None
-            self._advance(self._claim)  # an unreadable record: skipped, already logged
-
-    def _load_claim(self) -> bool:
-        if self._spool is None or not self._spool_pending:
-            return False
-        claim = self._spool.claim()
-        if claim is None:
-            self._spool_pending = False
-            return False
-        self._claim = claim
-        for record in claim.records[claim.done :]:
-            try:
-                self._replay.append(Outbound(record, scan_items(record), spooled_at=claim))
-            except (ValueError, UnicodeDecodeError) as exc:
-                logger.debug("spooled envelope in %s skipped: %s", claim.path, exc)
-                self._replay.append(None)
-        return True
-
-    def _queue_report(self, now: float, force: bool) -> bool:
-        report = self._reports.take(now, force)
-        if report is None or not self._sender.has_destination:
-            return False
-        self._queue.append(report)
-        self._queue_bytes += len(report.body)
-        if self._offline and self._spool is not None:
-            self._spill_queue(everything=True)
-        return True
-
-    def _sleep_for(self, now: float) -> float:
-        wait = self._reports.seconds_until_due(now) + 0.01
-        if self._retry_at > now and (self._queue or self._replay or self._pending_on_disk()):
-            wait = min(wait, self._retry_at - now)
-        return wait
-
-    def _finish(self, outbound: Outbound) -> None:
-        claim = outbound.spooled_at
-        if isinstance(claim, Claim) and claim is self._claim:
-            self._advance(claim)
-
-    def _advance(self, claim: Claim) -> None:
-        assert self._spool is not None
-        self._spool.advance(claim)
-        if claim.done >= len(claim.records):
-            self._claim = None
-            self._replay.clear()
-
-    def _put_back(self, outbound: Outbound) -> None:
-        if outbound.spooled_at is not None:
-            self._replay.appendleft(outbound)
-        else:
-            self._queue.appendleft(outbound)
-            self._queue_bytes += len(outbound.body)
-
-    def _back_off(self, now: float) -> None:
-        self._delay = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self._delay * 2))
-        self._retry_at = now + self._delay * random.uniform(0.5, 1.0)
-
-    def _settle(self, outbound: Outbound, outcome: Outcome, now: float) -> None:
-        events = sum(info.type == "event" for info in outbound.items)
-        if isinstance(outcome, Sent):
-            self.sent_events += events
-            if self._offline or self._delay:
-                logger.debug("server answers again; replaying the spool")
-                self._spool_pending = self._spool is not None
-            self._offline = False
-            self._delay = 0.0
-            self._finish(outbound)
-        elif isinstance(outcome, RateLimited):
-            self.rate_limited_events += events  # the server counted it (protocol.md §7)
-            logger.debug("server rate limited an envelope: %s", outbound.categories)
-            self._finish(outbound)
-        elif isinstance(outcome, Rejected):
-            logger.warning("server rejected an envelope with status %d", outcome.status)
-            count_lost(self._counter, outcome.reason, outbound.items)
-            if outbound.is_report_only:
-                self._reports.restore(outbound)
-            self._finish(outbound)
-        elif isinstance(outcome, Retry):
-            outbound.attempts += 1
-            logger.debug("send failed (%s), attempt %d", outcome.reason, outbound.attempts)
-            if outcome.is_network:
-                self._put_back(outbound)
-                if outbound.attempts == 1 and not self._offline:
-                    return  # once at once: a stale pooled connection looks just like this
-                self._go_offline(now)
-            elif outbound.attempts >= MAX_SERVER_ATTEMPTS:
-                count_lost(self._counter, drops.SEND_ERROR, outbound.items)
-                self._finish(outbound)
-            else:
-                self._put_back(outbound)
-                self._back_off(now)
-
-    def _go_offline(self, now: float) -> None:
-        self._offline = True
-        self._back_off(now)
-        claim, self._claim = self._claim, None
-        if claim is not None and self._spool is not None:
-            self._replay.clear()
-            self._spool.release(claim)
-            self._spool_pending = True
-        if self._spool is not None:
-            self._spill_queue(everything=True)

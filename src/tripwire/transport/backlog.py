@@ -1,0 +1,282 @@
+"""The backlog: encoded envelopes waiting to be sent, and what each outcome does to them.
+
+Memory holds up to ``max_queue_bytes``; past that, or while the server is unreachable,
+envelopes go to the disk spool, and come back from it when the server answers. Backoff,
+rate-limit filtering and client-report scheduling live here too. Not thread-safe: the
+worker calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+
+from tripwire import drops
+from tripwire.transport.outbound import (
+    Outbound,
+    Outcome,
+    RateLimited,
+    Rejected,
+    Retry,
+    Sent,
+    count_lost,
+    scan_items,
+    without_categories,
+)
+from tripwire.transport.ratelimits import RateLimits
+from tripwire.transport.reports import ReportSchedule
+from tripwire.transport.spool import Claim, Spool
+
+__all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "MAX_SERVER_ATTEMPTS", "Backlog"]
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_INITIAL_S = 0.5
+BACKOFF_MAX_S = 60.0
+MAX_SERVER_ATTEMPTS = 5  # a 5xx answer this many times means the server refuses this one
+
+
+def _events_in(outbound: Outbound) -> int:
+    return sum(info.type == "event" for info in outbound.items)
+
+
+class Backlog:
+    """Envelopes in memory, in flight and on disk, with the server's state as we know it."""
+
+    def __init__(
+        self,
+        spool: Spool | None,
+        counter: drops.DropCounter,
+        limits: RateLimits,
+        reports: ReportSchedule,
+        max_queue_bytes: int,
+    ) -> None:
+        self.spool = spool
+        self._counter = counter
+        self._limits = limits
+        self._reports = reports
+        self._max_queue_bytes = max_queue_bytes
+        self._queue: deque[Outbound] = deque()
+        self._queue_bytes = 0
+        self.in_flight: Outbound | None = None
+        self._claim: Claim | None = None
+        self._replay: deque[Outbound | None] = deque()
+        self.offline = False  # the server is unreachable: new envelopes go to disk
+        self._retry_at = 0.0
+        self._delay = 0.0
+        self._spool_pending = spool is not None  # files may wait from an earlier process
+        self.sent_events = 0
+        self.spooled_events = 0
+        self.rate_limited_events = 0
+
+    def __len__(self) -> int:
+        return len(self._queue) + len(self._replay)
+
+    @property
+    def has_spooled(self) -> bool:
+        return self.spool is not None and self._spool_pending
+
+    def is_idle(self) -> bool:
+        """Nothing to do until something new arrives (or, offline, until the next probe)."""
+        if self.in_flight is not None:
+            return False
+        return self.offline or not (self._queue or self._replay or self.has_spooled)
+
+    def add(self, fresh: list[Outbound]) -> None:
+        for outbound in fresh:
+            self._queue.append(outbound)
+            self._queue_bytes += len(outbound.body)
+        if self.offline and self.spool is not None:
+            self._spill_queue(everything=True)
+        elif self._queue_bytes > self._max_queue_bytes:
+            self._spill_queue(everything=False)
+
+    def queue_report(self, now: float, force: bool) -> bool:
+        """Queue a client report when one is due (or forced); True when one was queued."""
+        report = self._reports.take(now, force)
+        if report is None:
+            return False
+        self.add([report])
+        return True
+
+    def probe(self, now: float) -> None:
+        """Try the server at once, even while backing off (a flush asks for this)."""
+        self._retry_at = min(self._retry_at, now)
+
+    def is_backing_off(self, now: float) -> bool:
+        return self._retry_at > now
+
+    def sleep_for(self, now: float) -> float:
+        wait = self._reports.seconds_until_due(now) + 0.01
+        if self._retry_at > now and (self._queue or self._replay or self.has_spooled):
+            wait = min(wait, self._retry_at - now)
+        return wait
+
+    def take_all(self) -> list[Outbound]:
+        """Empty the backlog for a close: what is in memory, and in flight unless replayed.
+
+        A replayed batch goes back to the spool with its unsent rest, the one in flight
+        included (so it is sent again later: at least once).
+        """
+        in_flight, self.in_flight = self.in_flight, None
+        leftovers = [in_flight] if in_flight and in_flight.spooled_at is None else []
+        leftovers.extend(self._queue)
+        self._queue.clear()
+        self._queue_bytes = 0
+        claim, self._claim = self._claim, None
+        self._replay.clear()
+        if claim is not None and self.spool is not None:
+            self.spool.release(claim)
+        return leftovers
+
+    def spill(self, outbounds: list[Outbound]) -> list[Outbound]:
+        """Write ``outbounds`` to the spool; returns those that did not fit."""
+        if self.spool is None or not outbounds:
+            return outbounds
+        written = self.spool.write([outbound.body for outbound in outbounds])
+        self.spooled_events += sum(_events_in(outbound) for outbound in outbounds[:written])
+        if written:
+            self._spool_pending = True
+        return outbounds[written:]
+
+    def _spill_queue(self, everything: bool) -> None:
+        """Move the newest envelopes (all of them when offline) to disk, within the bounds."""
+        moving: list[Outbound] = []
+        while self._queue and (everything or self._queue_bytes > self._max_queue_bytes):
+            outbound = self._queue.pop()
+            self._queue_bytes -= len(outbound.body)
+            moving.append(outbound)
+        moving.reverse()
+        for outbound in self.spill(moving):
+            if self._queue_bytes + len(outbound.body) <= self._max_queue_bytes:
+                self._queue.append(outbound)
+                self._queue_bytes += len(outbound.body)
+            else:
+                reason = drops.QUEUE_OVERFLOW if self.spool is None else drops.CACHE_OVERFLOW
+                count_lost(self._counter, reason, outbound.items)
+
+    def next(self, now: float) -> Outbound | None:
+        """The next envelope to send, marked in flight; None while backing off or empty.
+
+        Items of rate-limited categories are dropped here and counted.
+        """
+        if self._retry_at > now:
+            return None
+        while True:
+            outbound = self._take()
+            if outbound is None:
+                return None
+            limited = frozenset(c for c in outbound.categories if self._limits.is_limited(c, now))
+            if limited:
+                lost = tuple(info for info in outbound.items if info.category in limited)
+                count_lost(self._counter, drops.RATELIMIT_BACKOFF, lost)
+                if len(lost) == len(outbound.items):
+                    self._finish(outbound)
+                    continue
+                outbound = without_categories(outbound, limited)
+            self.in_flight = outbound
+            return outbound
+
+    def _take(self) -> Outbound | None:
+        if self._queue:
+            outbound = self._queue.popleft()
+            self._queue_bytes -= len(outbound.body)
+            return outbound
+        while True:
+            if not self._replay and not self._load_claim():
+                return None
+            record = self._replay.popleft()
+            if record is not None:
+                return record
+            assert self._claim is not None
+            self._advance(self._claim)  # an unreadable record: skipped, already logged
+
+    def _load_claim(self) -> bool:
+        if self.spool is None or not self._spool_pending:
+            return False
+        claim = self.spool.claim()
+        if claim is None:
+            self._spool_pending = False
+            return False
+        self._claim = claim
+        for record in claim.records[claim.done :]:
+            try:
+                self._replay.append(Outbound(record, scan_items(record), spooled_at=claim))
+            except (ValueError, UnicodeDecodeError) as exc:
+                logger.debug("spooled envelope in %s skipped: %s", claim.path, exc)
+                self._replay.append(None)
+        return True
+
+    def _finish(self, outbound: Outbound) -> None:
+        claim = outbound.spooled_at
+        if isinstance(claim, Claim) and claim is self._claim:
+            self._advance(claim)
+
+    def _advance(self, claim: Claim) -> None:
+        assert self.spool is not None
+        self.spool.advance(claim)
+        if claim.done >= len(claim.records):
+            self._claim = None
+            self._replay.clear()
+
+    def _put_back(self, outbound: Outbound) -> None:
+        if outbound.spooled_at is not None:
+            self._replay.appendleft(outbound)
+        else:
+            self._queue.appendleft(outbound)
+            self._queue_bytes += len(outbound.body)
+
+    def _back_off(self, now: float) -> None:
+        self._delay = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self._delay * 2))
+        self._retry_at = now + self._delay * random.uniform(0.5, 1.0)
+
+    def settle(self, outbound: Outbound, outcome: Outcome, now: float) -> None:
+        """Act on the outcome of sending ``outbound`` (the one in flight)."""
+        self.in_flight = None
+        if isinstance(outcome, Sent):
+            self.sent_events += _events_in(outbound)
+            if self.offline or self._delay:
+                logger.debug("server answers again; replaying the spool")
+                self._spool_pending = self.spool is not None
+            self.offline = False
+            self._delay = 0.0
+            self._finish(outbound)
+        elif isinstance(outcome, RateLimited):
+            self.rate_limited_events += _events_in(outbound)  # counted by the server (§7)
+            logger.debug("server rate limited an envelope: %s", sorted(outbound.categories))
+            self._finish(outbound)
+        elif isinstance(outcome, Rejected):
+            logger.warning("server rejected an envelope with status %d", outcome.status)
+            count_lost(self._counter, outcome.reason, outbound.items)
+            if outbound.is_report_only:
+                self._reports.restore(outbound)
+            self._finish(outbound)
+        elif isinstance(outcome, Retry):
+            self._retry(outbound, outcome, now)
+
+    def _retry(self, outbound: Outbound, outcome: Retry, now: float) -> None:
+        outbound.attempts += 1
+        logger.debug("send failed (%s), attempt %d", outcome.reason, outbound.attempts)
+        if outcome.is_network:
+            self._put_back(outbound)
+            if outbound.attempts == 1 and not self.offline:
+                return  # once at once: a stale pooled connection looks just like this
+            self._go_offline(now)
+        elif outbound.attempts >= MAX_SERVER_ATTEMPTS:
+            count_lost(self._counter, drops.SEND_ERROR, outbound.items)
+            self._finish(outbound)
+        else:
+            self._put_back(outbound)
+            self._back_off(now)
+
+    def _go_offline(self, now: float) -> None:
+        self.offline = True
+        self._back_off(now)
+        claim, self._claim = self._claim, None
+        if claim is not None and self.spool is not None:
+            self._replay.clear()
+            self.spool.release(claim)
+            self._spool_pending = True
+        if self.spool is not None:
+            self._spill_queue(everything=True)
