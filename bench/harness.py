@@ -43,9 +43,15 @@ class ChildRun:
 
 
 def child_env() -> dict[str, str]:
-    """The environment of every child: the repo's ``src`` first, no SENTRY_* settings."""
+    """The environment of every child: the repo's ``src`` first, no SENTRY_* settings.
+
+    ``BENCH_CACHE_HOME``, when set, becomes ``XDG_CACHE_HOME``: tripwire spools undelivered
+    envelopes there, so a run can keep its spool in a folder it removes afterwards.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("SENTRY_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    if os.environ.get("BENCH_CACHE_HOME"):
+        env["XDG_CACHE_HOME"] = os.environ["BENCH_CACHE_HOME"]
     return env
 
 

@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
     args = list(scenario.quick_args if quick else scenario.args)
     top = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
     with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        os.environ["BENCH_CACHE_HOME"] = tmp
         output = Path(tmp) / "profile.out"
         command = [sys.executable, "-m", "cProfile", "-o", str(output), "-m", scenario.module]
         command += ["--sdk", sdk, "--dsn", sink.dsn(1), *args]

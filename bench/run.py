@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def main(argv: list[str]) -> int:
     figures: dict[str, Figures] = {}
     project = 0
     started = time.perf_counter()
-    with Sink() as sink:
+    cache = tempfile.TemporaryDirectory(prefix="tripwire-bench-cache-")
+    os.environ["BENCH_CACHE_HOME"] = cache.name  # the spool of undelivered events goes here
+    with cache, Sink() as sink:
         for scenario in chosen:
             outcome = Outcome(scenario)
             rounds = rounds_override or (scenario.quick_rounds if quick else scenario.rounds)

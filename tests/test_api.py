@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -366,3 +367,37 @@ def test_attachments_travel_with_the_event() -> None:
 
 def test_flush_without_a_client_returns_true() -> None:
     assert tripwire.flush(timeout=0.1) is True
+
+
+def test_secrets_are_filtered_by_key_and_by_shape(events: list[dict[str, Any]]) -> None:
+    tripwire.set_extra("config", {"db_password": "hunter2", "region": "eu"})
+    tripwire.capture_message(
+        "x", extra={"auth_header": "Bearer abc.def.ghi", "note": "card 4111 1111 1111 1111"}
+    )
+    extra = events[0]["extra"]
+    assert extra["config"]["db_password"] == "[Filtered]"
+    assert extra["config"]["region"] == "eu"
+    assert extra["auth_header"] == "[Filtered]"
+    assert "4111 1111 1111 1111" not in extra["note"]
+
+
+def test_a_custom_event_scrubber_replaces_the_default() -> None:
+    from tripwire.scrubber import EventScrubber
+
+    scrubber = EventScrubber(denylist=["colour"], key_terms=[])
+    with capture_events(event_scrubber=scrubber) as events:
+        tripwire.capture_message("x", extra={"colour": "red", "db_password": "kept"})
+    assert events[0]["extra"]["colour"] == "[Filtered]"
+    assert events[0]["extra"]["db_password"] == "kept"
+
+
+def test_event_over_the_byte_budget_is_trimmed_to_fit() -> None:
+    with capture_envelopes(max_event_bytes=20_000) as envelopes:
+        for index in range(100):
+            tripwire.add_breadcrumb(message=f"{index}:" + "x" * 2_000)
+        tripwire.capture_message("big")
+    payload = envelopes[0].items[0].payload
+    assert len(payload) <= 20_000
+    event = json.loads(payload)
+    assert event["message"] == "big"
+    assert_valid_event(event)

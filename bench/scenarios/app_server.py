@@ -62,6 +62,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWsgiServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # wsgiref closes every connection, so clients reconnect per request; socketserver's
+    # backlog of 5 overflows and a dropped SYN costs a 1 s retransmit.
+    request_queue_size = 1024
 
 
 def _wrap(sdk: str, kind: str, app: object) -> object:

@@ -11,11 +11,12 @@ import os
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from tripwire import drops
 from tripwire import scope as scope_module
 from tripwire._version import SDK_NAME, VERSION
+from tripwire.budget import encode_event
 from tripwire.envelope import Envelope, Item
 from tripwire.integrations import Integration, setup_integrations
 from tripwire.options import Options, OptionsView
@@ -31,9 +32,11 @@ from tripwire.pipeline import (
     run_error_processors,
     run_event_processors,
     sample,
+    scrub,
     serialize,
 )
 from tripwire.scope import Scope, get_current_scope, get_global_scope, get_isolation_scope
+from tripwire.scrubber import EventScrubber
 from tripwire.transport.base import CallableTransport, Transport
 from tripwire.types import Event, Hint
 
@@ -53,6 +56,7 @@ PIPELINE: tuple[Step, ...] = (
     fill_defaults,
     mark_in_app,
     serialize,
+    scrub,
     run_before_send,
 )
 
@@ -87,6 +91,17 @@ def _make_transport(options: Options, counter: drops.DropCounter) -> Transport |
     return made
 
 
+class EventScrubberLike(Protocol):
+    def scrub_event(self, event: Event) -> None: ...
+
+
+def _make_scrubber(options: Options) -> EventScrubberLike:
+    given = options.event_scrubber
+    if given is not None and callable(getattr(given, "scrub_event", None)):
+        return given  # type: ignore[return-value]
+    return EventScrubber(send_default_pii=options.send_default_pii)
+
+
 class Client:
     """Turns captures into envelopes for its transport. Made by ``init()``."""
 
@@ -107,7 +122,8 @@ class Client:
             "packages": [{"name": "pypi:tripwire", "version": VERSION}],
             "integrations": sorted(self.integrations),
         }
-        self._encode: Callable[[object], bytes] | None = None
+        self.scrubber: EventScrubberLike = _make_scrubber(options)
+        self._max_event_bytes = options.max_event_bytes
 
     @property
     def dsn(self) -> str | None:
@@ -147,7 +163,7 @@ class Client:
             return None
         event_id = str(finished.get("event_id"))
         envelope = Envelope({"event_id": event_id})
-        envelope.add_item(Item("event", json=finished, encode=self._encode))
+        envelope.add_item(Item("event", json=finished, encode=self._encode_event))
         for attachment in capture.hint.get("attachments") or ():
             item = _attachment_item(attachment)
             if item is not None:
@@ -155,6 +171,11 @@ class Client:
         self.transport.capture_envelope(envelope)
         layers[1]._last_event_id = event_id
         return event_id
+
+    def _encode_event(self, event: object) -> bytes:
+        """The event item's bytes, within ``max_event_bytes`` (called on the worker)."""
+        assert isinstance(event, dict)
+        return encode_event(event, self._max_event_bytes)
 
     def _record_breadcrumb(
         self,

@@ -181,6 +181,10 @@ class Options:
         for name in ("error_sampler", "before_send", "before_breadcrumb", "custom_repr"):
             _check_callable(name, getattr(self, name))
         _check_callable("on_drop", self.on_drop)
+        if self.event_scrubber is not None and not callable(
+            getattr(self.event_scrubber, "scrub_event", None)
+        ):
+            raise TypeError("event_scrubber must have a scrub_event(event) method")
         _check_str_list("in_app_include", self.in_app_include)
         _check_str_list("in_app_exclude", self.in_app_exclude)
         for item in self.ignore_errors:

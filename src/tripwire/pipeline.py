@@ -9,6 +9,7 @@ counts every drop.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 import sys
@@ -40,6 +41,7 @@ __all__ = [
     "run_error_processors",
     "run_event_processors",
     "sample",
+    "scrub",
     "serialize",
 ]
 
@@ -260,6 +262,26 @@ def mark_in_app(event: Event, capture: Capture) -> Event:
 def serialize(event: Event, capture: Capture) -> Event:
     """JSON-safe, bounded data from here on: what ``before_send`` sees is what is sent."""
     return serializer.serialize_event(event, capture.options)
+
+
+# A scrubber keeps per-walk state, and one serves every thread; a fork gets a fresh lock
+# (a lock held by another thread at fork time would stay held in the child forever).
+_scrub_lock = threading.Lock()
+
+
+def _new_scrub_lock() -> None:
+    global _scrub_lock
+    _scrub_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_scrub_lock)
+
+
+def scrub(event: Event, capture: Capture) -> Event:
+    """Secrets by key name and by value shape become ``[Filtered]`` (scrubbing.md §4)."""
+    with _scrub_lock:
+        capture.client.scrubber.scrub_event(event)
+    return event
 
 
 def run_before_send(event: Event, capture: Capture) -> Event | Drop:

@@ -140,3 +140,14 @@ def test_requests_to_spotlight_are_not_recorded(server_url: str) -> None:
         _get(f"{server_url}/200")
         tripwire.capture_message("probe")
     assert _crumbs(events[0], "http") == []
+
+
+def test_urllib3_requests_are_recorded_too(events: list[dict[str, Any]], server_url: str) -> None:
+    import urllib3
+
+    with urllib3.PoolManager() as pool:
+        pool.request("GET", f"{server_url}/404?q=1")
+    tripwire.capture_message("probe")
+    [crumb] = _crumbs(events[0], "http")
+    assert crumb["data"]["http.response.status_code"] == 404
+    assert crumb["data"]["url"] == f"{server_url}/404"

@@ -262,3 +262,30 @@ def test_pool_gets_keepalive_socket_options_and_client_certificate(tmp_path: Pat
 
     custom = make_pool(Options(dsn=dsn, socket_options=((6, 1, 1),)), dsn, 3.0)
     assert custom.connection_pool_kw["socket_options"] == [(6, 1, 1)]
+
+
+def test_a_server_that_keeps_failing_gets_five_attempts_then_send_error(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(*[Response(502)] * 5)
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("refused five times"))
+    for _ in range(6):
+        transport.flush(2)  # each flush tries a server in backoff at once
+
+    assert [r.status for r in collector.requests if r.event] == [502] * 5
+    assert transport.drops.totals() == {(drops.SEND_ERROR, "error"): 1}
+
+
+def test_an_envelope_that_cannot_be_encoded_is_counted_and_the_worker_goes_on(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    transport = make_transport()
+    broken = event_envelope("never encoded")
+    broken.items[0].json = {"not json": object()}
+    transport.capture_envelope(broken)
+    transport.capture_envelope(event_envelope("still delivered"))
+
+    assert transport.flush(5)
+    assert [e["message"]["formatted"] for e in collector.events] == ["still delivered"]
+    assert transport.drops.totals() == {(drops.INTERNAL_SDK_ERROR, "error"): 1}

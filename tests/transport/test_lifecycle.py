@@ -183,3 +183,20 @@ def test_forked_children_under_load_deliver_their_events_without_deadlock(
     parents = Counter(m for m in messages if m.startswith("parent"))
     assert parents
     assert max(parents.values()) == 1
+
+
+def test_two_processes_replaying_one_spool_never_send_an_envelope_twice(
+    collector: Collector, run_script: RunScript, spool_dir: Path
+) -> None:
+    collector.down()
+    first = run_script(CAPTURE_ERRORS, collector.dsn, str(spool_dir), "400", "1")
+    assert first.returncode == 0, first.stderr
+    collector.up()
+
+    replay = [sys.executable, "-c", JUST_INIT, collector.dsn, str(spool_dir), "100"]
+    env = script_env(spool_dir)
+    with subprocess.Popen(replay, env=env) as one, subprocess.Popen(replay, env=env) as two:
+        assert one.wait(110) == 0
+        assert two.wait(110) == 0
+
+    assert Counter(_values(collector)) == Counter(f"failure {n}" for n in range(400))

@@ -1,7 +1,8 @@
 """At interpreter exit, send what is still queued: ``client.close`` within ``shutdown_timeout``.
 
-The transport's worker is a daemon thread, so without this whatever is queued when the
-program ends is lost. Runs on the main thread during shutdown.
+A transport's worker is a daemon thread, so without this whatever is queued when the program
+ends is lost. tripwire's HTTP transport also closes itself at exit (registered later, so it
+runs first); this covers custom transports. Runs on the main thread during shutdown.
 """
 
 from __future__ import annotations

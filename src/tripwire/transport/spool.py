@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 MAGIC = b"TRIPWIRE-SPOOL 1\n"
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a batch file; replay loads one at a time
-STALE_TMP_S = 3600.0
+STALE_S = 3600.0  # a temporary file (or, on Windows, a claim) this old was abandoned
 _AVAILABLE = ".spool"
 _CLAIMED = ".claim"
 
@@ -44,8 +44,8 @@ def default_spool_root() -> Path:
 
 
 def _pid_is_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or sys.platform == "win32":
+        return True  # Windows: os.kill(pid, 0) would end the process; claims age out instead
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -202,9 +202,10 @@ class Spool:
                     found.append((name, base, int(done)))
                 elif name.endswith(_CLAIMED):
                     base, done, pid = name[: -len(_CLAIMED)].rsplit(".", 2)
-                    if not _pid_is_alive(int(pid)):
+                    stale = sys.platform == "win32" and entry.stat().st_mtime < now - STALE_S
+                    if stale or not _pid_is_alive(int(pid)):
                         found.append((name, base, int(done)))
-                elif name.endswith(".tmp") and entry.stat().st_mtime < now - STALE_TMP_S:
+                elif name.endswith(".tmp") and entry.stat().st_mtime < now - STALE_S:
                     os.unlink(entry.path)  # left by a process killed mid-write
             except (ValueError, OSError):
                 continue  # a foreign name: not ours to touch

@@ -121,6 +121,9 @@ class Worker:
         self._debug = debug
         self._init_state()
         _LIVE.add(self)
+        # Registered now, before the client sets up its atexit integration: handlers run in
+        # reverse, so the integration's flush (with its callback) comes first, this after.
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
@@ -178,7 +181,6 @@ class Worker:
             thread = threading.Thread(target=self._run, name="tripwire.worker", daemon=True)
             self._thread = thread
             thread.start()
-            atexit.register(_close_at_exit, weakref.ref(self))
             if "multiprocessing" in sys.modules:
                 # A multiprocessing child leaves through os._exit; its finalizers still run.
                 from multiprocessing.util import Finalize

@@ -85,10 +85,11 @@ def test_with_pii_cookies_and_client_ip_are_collected() -> None:
         capture_events(send_default_pii=True) as events,
         serve_asgi(SentryAsgiMiddleware(_app)) as url,
     ):
-        httpx.get(f"{url}/fail", headers=SECRET_HEADERS)
+        httpx.get(f"{url}/fail", headers={**SECRET_HEADERS, "Cookie": "theme=dark; sessionid=s"})
 
     [event] = events
-    assert event["request"]["cookies"] == {"sessionid": "cookie-secret"}
+    # Collected with PII on; a session cookie is still a secret to the scrubber.
+    assert event["request"]["cookies"] == {"theme": "dark", "sessionid": "[Filtered]"}
     assert event["user"]["ip_address"] == "198.51.100.23"
 
 

@@ -97,11 +97,12 @@ def test_with_pii_cookies_and_client_ip_are_collected() -> None:
         capture_events(send_default_pii=True) as events,
         serve_wsgi(SentryWsgiMiddleware(_app)) as url,
     ):
-        httpx.get(f"{url}/fail", headers=SECRET_HEADERS)
+        httpx.get(f"{url}/fail", headers={**SECRET_HEADERS, "Cookie": "theme=dark; sessionid=s"})
 
     [event] = events
     assert_valid_event(event)
-    assert event["request"]["cookies"] == {"sessionid": "cookie-secret"}
+    # Collected with PII on; a session cookie is still a secret to the scrubber.
+    assert event["request"]["cookies"] == {"theme": "dark", "sessionid": "[Filtered]"}
     assert event["user"]["ip_address"] == "203.0.113.77"
     assert event["request"]["env"]["REMOTE_ADDR"] == "127.0.0.1"
 
