@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from tripwire.scrubber import (
     FILTERED,
     EventScrubber,
     scrub_event,
+    scrubber_for,
 )
 from tripwire.serializer import serialize_event
 
@@ -281,9 +283,40 @@ def test_any_serialized_event_stays_valid_after_scrubbing(value: object, text: s
     )
 
 
+def test_the_scrubber_the_options_ask_for_is_used() -> None:
+    mine = EventScrubber(key_terms=[])
+
+    assert scrubber_for(Options(event_scrubber=mine)) is mine
+    assert scrubber_for(Options()).send_default_pii is False
+    assert scrubber_for(Options(send_default_pii=True)).send_default_pii is True
+    assert scrubber_for(Options()) is scrubber_for(Options())
+
+
 def test_key_terms_match_whole_words_not_letters_inside_words() -> None:
     scrubber = EventScrubber()
     for innocent in ("processor_count", "inside", "author", "monkey", "keyboard"):
         assert not scrubber.is_secret_key(innocent), innocent
     for secret in ("X-Auth-Token", "dbPassword", "accesstoken", "client_secret", "user_pwd"):
         assert scrubber.is_secret_key(secret), secret
+
+
+def test_threads_can_share_one_scrubber() -> None:
+    scrubber = EventScrubber()
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        for round_ in range(50):
+            secret = round_ % 2 == 0
+            text = f"postgres://u:pw{index}@h/db" if secret else f"plain text {index}"
+            event = scrubbed(scrubber, message=text, extra={"n": index})
+            expected = f"postgres://u:{FILTERED}@h/db" if secret else text
+            if event["message"] != expected:
+                failures.append(f"{index}/{round_}: {event['message']!r}")
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timezone
 from typing import Any
 
@@ -23,7 +23,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ITEMS",
     "MAX_REPR_LENGTH",
+    "UNLIMITED",
     "Converter",
+    "is_flat",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ FAILED = "<failed to serialize, use init(debug=True) to see error logs>"
 # Items converted per event field outside databags: a DAG of shared lists stays cheap.
 MAX_ITEMS = 10_000
 
-_UNLIMITED = 1 << 62
+UNLIMITED = 1 << 62
 # Relay reads integers as i64/u64 (a larger one silently became 0): those travel as strings.
 _MIN_INT, _MAX_INT = -(1 << 63), (1 << 64) - 1
 _DEPTH_REMARK: dict[str, object] = {"rem": [["!limit", "x"]]}
@@ -69,9 +71,9 @@ class Converter:
     def __init__(self, max_length: int | None, custom_repr: Callable[[object], str | None] | None):
         self.max_length = max_length
         # Strings of at most this many characters cannot exceed max_length UTF-8 bytes.
-        self.short = _UNLIMITED if max_length is None else max_length // 4
+        self.short = UNLIMITED if max_length is None else max_length // 4
         self.custom_repr = custom_repr
-        self.breadth = _UNLIMITED
+        self.breadth = UNLIMITED
         self.items_left = MAX_ITEMS
         self.pending: dict[str, Any] | None = None  # _meta of the value converted last
         self.visiting: set[int] = set()
@@ -145,6 +147,18 @@ class Converter:
     def mapping(self, value: Mapping[object, object], depth: int) -> object:
         if depth <= 0:
             return self.too_deep(value)
+        if (
+            type(value) is dict
+            and len(value) <= self.breadth
+            and is_flat(value.values(), self.short)
+        ):
+            try:
+                "".join(value)  # every key a string, checked in C
+            except TypeError:
+                pass
+            else:
+                self.items_left -= len(value)
+                return dict(value)
         marker = id(value)
         if marker in self.visiting:
             return CYCLIC
@@ -183,6 +197,9 @@ class Converter:
     def sequence(self, value: list[object] | tuple[object, ...], depth: int) -> object:
         if depth <= 0:
             return self.too_deep(value)
+        if len(value) <= min(self.breadth, self.items_left) and is_flat(value, self.short):
+            self.items_left -= len(value)
+            return list(value)
         marker = id(value)
         if marker in self.visiting:
             return CYCLIC
@@ -216,6 +233,15 @@ class Converter:
         self.pending = meta
         return out
 
+    def take(self, meta: dict[str, Any], key: str) -> None:
+        """Move the notes of the value converted last into ``meta`` under ``key``."""
+        if self.pending is not None:
+            meta[key], self.pending = self.pending, None
+
+    def done(self, meta: dict[str, Any]) -> None:
+        """``meta`` (the notes of a container's items) becomes the pending notes."""
+        self.pending = meta or None
+
     def key(self, key: object) -> str:
         if isinstance(key, str):
             return str.__str__(key)
@@ -237,17 +263,35 @@ class Converter:
         try:
             return self.value(value, MAX_DATABAG_DEPTH)
         finally:
-            self.breadth, self.items_left = _UNLIMITED, items_left
+            self.breadth, self.items_left = UNLIMITED, items_left
 
     def identifier(self, value: object) -> object:
         """A scalar that must never be shortened: strings as they are, others converted."""
         if type(value) is str:
             return value
-        short, self.short = self.short, _UNLIMITED
+        short, self.short = self.short, UNLIMITED
         try:
             return self.value(value, MAX_DEPTH)
         finally:
             self.short = short
+
+
+def is_flat(values: Iterable[object], short: int) -> bool:
+    """True when every value is a JSON scalar that needs no change: the container is copied."""
+    for item in values:
+        kind = type(item)
+        if kind is str:
+            if len(item) > short:  # type: ignore[arg-type]
+                return False
+        elif kind is int:
+            if not _MIN_INT <= item <= _MAX_INT:  # type: ignore[operator]
+                return False
+        elif kind is float:
+            if item - item != 0.0:  # type: ignore[operator]  # inf or nan
+                return False
+        elif kind is not bool and item is not None:
+            return False
+    return True
 
 
 def _length(value: object) -> int:

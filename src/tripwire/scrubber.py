@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from tripwire.meta import add_note
+from tripwire.options import Options
 from tripwire.secrets import (
     DEFAULT_DENYLIST,
     DEFAULT_KEY_TERMS,
@@ -48,6 +49,7 @@ __all__ = [
     "FILTERED",
     "EventScrubber",
     "scrub_event",
+    "scrubber_for",
 ]
 
 Path = tuple[str, ...]
@@ -56,11 +58,32 @@ _SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
 _MAX_REMEMBERED = 4096  # key verdicts and clean source lines kept between events
 _URL_KEYS = frozenset({"url", "http.url", "to", "from"})
 _QUERY_KEYS = frozenset({"http.query", "query", "query_string"})
+_SCRUBBED_FIELDS = frozenset(
+    {
+        "message", "transaction", "extra", "tags", "user", "logentry", "contexts", "request",
+        "breadcrumbs", "exception", "threads", "stacktrace",
+    }
+)  # fmt: skip
 _NOT_SCRUBBED_CONTEXTS = frozenset({"trace"})  # ids the server needs, no user data
+
+
+class _Walk:
+    """The state of one ``scrub_event`` call, so that threads can share a scrubber."""
+
+    __slots__ = ("hits", "new_lines", "notes", "texts")
+
+    def __init__(self, notes: dict[str, Any]) -> None:
+        self.notes = notes
+        self.texts: list[str] | None = []  # the strings gathered by the first walk
+        self.hits: list[Any] = []  # the shapes the second walk replaces
+        self.new_lines: list[str] = []  # source lines not known clean yet
 
 
 class EventScrubber:
     """Replaces secrets in an event, as ``sentry_sdk.scrubber.EventScrubber`` does, and more.
+
+    Safe to share between threads: the state of a call lives in that call; the caches of key
+    verdicts and clean source lines are only added to or cleared whole.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
     unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are words of key
@@ -96,9 +119,6 @@ class EventScrubber:
         self._verdicts: dict[str, bool] = {}
         self._safe_keys: set[str] = set()  # keys seen not to be secret: a subset test is cheap
         self._clean_lines: set[str] = set()
-        self._new_lines: list[str] = []
-        self._texts: list[str] | None = None  # gathering the strings (first walk) or not
-        self._hits: list[Any] = []  # the shapes the second walk replaces
 
     def is_secret_key(self, key: str) -> bool:
         """True when values under ``key`` are replaced."""
@@ -123,85 +143,84 @@ class EventScrubber:
         """
         data: dict[str, Any] = event  # type: ignore[assignment]
         meta = data.get("_meta")
-        notes: dict[str, Any] = meta if isinstance(meta, dict) else {}
-        texts: list[str] = []
-        self._texts, self._hits = texts, []
-        self._new_lines.clear()
-        self._scrub(data, notes)
-        self._hits = self._shapes.found(texts)
-        self._texts = None
-        if self._hits:
-            self._scrub(data, notes)
+        walk = _Walk(meta if isinstance(meta, dict) else {})
+        self._scrub(data, walk)
+        walk.hits = self._shapes.found(walk.texts)  # type: ignore[arg-type]
+        walk.texts = None
+        if walk.hits:
+            self._scrub(data, walk)
         else:
-            self._remember_lines()
-        if notes and "_meta" not in data:
-            data["_meta"] = notes
+            self._remember_lines(walk.new_lines)
+        if walk.notes and "_meta" not in data:
+            data["_meta"] = walk.notes
 
-    def _scrub(self, data: dict[str, Any], notes: dict[str, Any]) -> None:
+    def _scrub(self, data: dict[str, Any], walk: _Walk) -> None:
         for key, value in data.items():
+            if key not in _SCRUBBED_FIELDS:  # ids, sdk, modules, fingerprint...
+                continue
             if key in ("message", "transaction"):
-                data[key] = self._text(value, (key,), notes)
+                data[key] = self._text(value, (key,), walk)
             elif key in ("extra", "tags", "user"):
                 self._walk(
                     value,
                     (key,),
-                    notes,
+                    walk,
                     self.recursive,
                     skip="ip_address" if key == "user" else None,
                 )
             elif key == "logentry" and isinstance(value, dict):
-                self._walk(value, (key,), notes, True)
+                self._walk(value, (key,), walk, True)
             elif key == "contexts" and isinstance(value, dict):
                 for name, context in value.items():
                     if name not in _NOT_SCRUBBED_CONTEXTS:
-                        self._walk(context, (key, name), notes, self.recursive)
+                        self._walk(context, (key, name), walk, self.recursive)
             elif key == "request" and isinstance(value, dict):
-                self._request(value, notes)
+                self._request(value, walk)
             elif key == "breadcrumbs":
-                self._values(value, key, notes, self._crumb)
+                self._values(value, key, walk, self._crumb)
             elif key in ("exception", "threads"):
-                self._values(value, key, notes, self._stacktrace_holder)
+                self._values(value, key, walk, self._stacktrace_holder)
             elif key == "stacktrace":
-                self._stacktrace(value, (key,), notes)
+                self._stacktrace(value, (key,), walk)
 
     # -- the parts of an event ------------------------------------------------------------------
 
-    def _values(self, value: object, key: str, notes: dict[str, Any], each: Any) -> None:
+    def _values(self, value: object, key: str, walk: _Walk, each: Any) -> None:
         items = value.get("values") if isinstance(value, dict) else None
         if isinstance(items, list):
             for index, item in enumerate(items):
                 if isinstance(item, dict):
-                    each(item, (key, "values", str(index)), notes)
+                    each(item, (key, "values", str(index)), walk)
 
-    def _crumb(self, crumb: dict[str, Any], path: Path, notes: dict[str, Any]) -> None:
+    def _crumb(self, crumb: dict[str, Any], path: Path, walk: _Walk) -> None:
         if "message" in crumb:
-            crumb["message"] = self._text(crumb["message"], (*path, "message"), notes)
+            crumb["message"] = self._text(crumb["message"], (*path, "message"), walk)
         data = crumb.get("data")
         if isinstance(data, dict):
             for name in _URL_KEYS.intersection(data):
-                data[name] = self._url(data[name], (*path, "data", name), notes)
+                data[name] = self._url(data[name], (*path, "data", name), walk)
             for name in _QUERY_KEYS.intersection(data):
-                data[name] = self._query(data[name], (*path, "data", name), notes)
-            self._walk(data, (*path, "data"), notes, self.recursive)
+                data[name] = self._query(data[name], (*path, "data", name), walk)
+            self._walk(data, (*path, "data"), walk, self.recursive)
 
-    def _stacktrace_holder(self, holder: dict[str, Any], path: Path, notes: dict[str, Any]) -> None:
+    def _stacktrace_holder(self, holder: dict[str, Any], path: Path, walk: _Walk) -> None:
         if "value" in holder:
-            holder["value"] = self._text(holder["value"], (*path, "value"), notes)
+            holder["value"] = self._text(holder["value"], (*path, "value"), walk)
         if isinstance(holder.get("stacktrace"), dict):
-            self._stacktrace(holder["stacktrace"], (*path, "stacktrace"), notes)
+            self._stacktrace(holder["stacktrace"], (*path, "stacktrace"), walk)
 
-    def _stacktrace(self, trace: object, path: Path, notes: dict[str, Any]) -> None:
+    def _stacktrace(self, trace: object, path: Path, walk: _Walk) -> None:
         frames = trace.get("frames") if isinstance(trace, dict) else None
         if not isinstance(frames, list):
             return
-        clean, new_lines = self._clean_lines, self._new_lines
-        gathering = self._texts is not None
+        clean, new_lines = self._clean_lines, walk.new_lines
+        gathering = walk.texts is not None
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
                 continue
             local_vars = frame.get("vars")
-            if local_vars and not (gathering and self._gathered_plain(local_vars)):
-                self._walk(local_vars, (*path, "frames", str(index), "vars"), notes, self.recursive)
+            if local_vars and not (gathering and self._gathered_plain(local_vars, walk)):
+                self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
             for name in ("pre_context", "context_line", "post_context"):
                 lines = frame.get(name)
                 if gathering and type(lines) is list and clean.issuperset(lines):
@@ -209,54 +228,52 @@ class EventScrubber:
                 if type(lines) is str:
                     if lines not in clean:
                         new_lines.append(lines)
-                        frame[name] = self._line(lines, (*path, "frames", str(index), name), notes)
+                        frame[name] = self._line(lines, (*path, "frames", str(index), name), walk)
                 elif type(lines) is list:
                     for number, line in enumerate(lines):
                         if type(line) is str and line not in clean:
                             new_lines.append(line)
                             where = (*path, "frames", str(index), name, str(number))
-                            lines[number] = self._line(line, where, notes)
+                            lines[number] = self._line(line, where, walk)
 
-    def _gathered_plain(self, value: Any) -> bool:
+    def _gathered_plain(self, value: Any, walk: _Walk) -> bool:
         """True when ``value`` is a dict of known-safe keys and string values, now gathered."""
         if type(value) is not dict or not self._safe_keys.issuperset(value):
             return False
         try:
-            self._texts.append("\x00".join(value.values()))  # type: ignore[union-attr]
+            walk.texts.append("\x00".join(value.values()))  # type: ignore[union-attr]
         except TypeError:  # a value that is not a string: the full walk
             return False
         return True
 
-    def _line(self, line: str, path: Path, notes: dict[str, Any]) -> str:
-        scrubbed: str = self._text(line, path, notes)
+    def _line(self, line: str, path: Path, walk: _Walk) -> str:
+        scrubbed: str = self._text(line, path, walk)
         return scrubbed
 
-    def _remember_lines(self) -> None:
+    def _remember_lines(self, lines: list[str]) -> None:
         # Source lines repeat across events: once seen clean, they are not gathered again.
-        pending = self._new_lines
-        if pending:
-            if len(self._clean_lines) + len(pending) > _MAX_REMEMBERED:
+        if lines:
+            if len(self._clean_lines) + len(lines) > _MAX_REMEMBERED:
                 self._clean_lines.clear()
-            self._clean_lines.update(pending)
-            pending.clear()
+            self._clean_lines.update(lines)
 
-    def _request(self, request: dict[str, Any], notes: dict[str, Any]) -> None:
+    def _request(self, request: dict[str, Any], walk: _Walk) -> None:
         for key, value in request.items():
             path = ("request", key)
             if key == "url":
-                request[key] = self._url(value, path, notes)
+                request[key] = self._url(value, path, walk)
             elif key == "query_string":
-                request[key] = self._query(value, path, notes)
+                request[key] = self._query(value, path, walk)
             elif key in ("headers", "cookies", "env"):
                 if isinstance(value, str) and key == "cookies":
-                    request[key] = self._pairs(value, ";", path, notes)
+                    request[key] = self._pairs(value, ";", path, walk)
                 else:
-                    self._walk(value, path, notes, self.recursive)
+                    self._walk(value, path, walk, self.recursive)
             elif key == "data":
                 if isinstance(value, (dict, list)):
-                    self._walk(value, path, notes, self.recursive)
+                    self._walk(value, path, walk, self.recursive)
                 else:
-                    request[key] = self._text(value, path, notes)
+                    request[key] = self._text(value, path, walk)
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -264,12 +281,12 @@ class EventScrubber:
         self,
         value: object,
         path: Path,
-        notes: dict[str, Any],
+        walk: _Walk,
         recursive: bool,
         skip: str | None = None,
     ) -> None:
         """Scrub the dict or list ``value`` in place: secret keys, then secret shapes."""
-        if self._texts is not None and self._gathered_plain(value):
+        if walk.texts is not None and self._gathered_plain(value, walk):
             return
         container: Any = value
         if type(value) is dict:
@@ -282,49 +299,49 @@ class EventScrubber:
             if type(key) is str and key != skip and self.is_secret_key(key):
                 if item is not None and item != "" and item != FILTERED:
                     container[key] = FILTERED
-                    add_note(notes, (*path, key), _SUBSTITUTED)
+                    add_note(walk.notes, (*path, key), _SUBSTITUTED)
                 continue
             kind = type(item)
             if kind is str:
-                scrubbed = self._text(item, (*path, str(key)), notes)
+                scrubbed = self._text(item, (*path, str(key)), walk)
                 if scrubbed is not item:
                     container[key] = scrubbed
             elif kind is int:
                 if self._shapes.is_card_int(item):
                     container[key] = FILTERED
-                    add_note(notes, (*path, str(key)), _SUBSTITUTED)
+                    add_note(walk.notes, (*path, str(key)), _SUBSTITUTED)
             elif recursive and (kind is dict or kind is list):
-                self._walk(item, (*path, str(key)), notes, recursive)
+                self._walk(item, (*path, str(key)), walk, recursive)
 
-    def _text(self, text: Any, path: Path, notes: dict[str, Any]) -> Any:
+    def _text(self, text: Any, path: Path, walk: _Walk) -> Any:
         if type(text) is not str:
             return text
-        if self._texts is not None:
-            self._texts.append(text)
+        if walk.texts is not None:
+            walk.texts.append(text)
             return text
-        found = self._shapes.replace(text, self._hits)
+        found = self._shapes.replace(text, walk.hits)
         if found is None:
             return text
         scrubbed, remarks = found
-        add_note(notes, path, {"rem": [["!config", "s"]] if scrubbed == FILTERED else remarks})
+        add_note(walk.notes, path, {"rem": [["!config", "s"]] if scrubbed == FILTERED else remarks})
         return scrubbed
 
-    def _url(self, url: Any, path: Path, notes: dict[str, Any]) -> Any:
+    def _url(self, url: Any, path: Path, walk: _Walk) -> Any:
         if type(url) is not str:
             return url
         base, mark, rest = url.partition("?")
         if mark:
             query, hash_mark, fragment = rest.partition("#")
-            filtered = self._pairs(query, "&", None, notes)
+            filtered = self._pairs(query, "&", None, walk)
             if filtered is not query:
                 url = f"{base}?{filtered}{hash_mark}{fragment}"
-                add_note(notes, path, _SUBSTITUTED)
-        return self._text(url, path, notes)
+                add_note(walk.notes, path, _SUBSTITUTED)
+        return self._text(url, path, walk)
 
-    def _query(self, query: object, path: Path, notes: dict[str, Any]) -> Any:
+    def _query(self, query: object, path: Path, walk: _Walk) -> Any:
         if isinstance(query, str):
-            return self._text(self._pairs(query, "&", path, notes), path, notes)
-        self._walk(query, path, notes, True)  # a dict, or a list of [name, value] pairs
+            return self._text(self._pairs(query, "&", path, walk), path, walk)
+        self._walk(query, path, walk, True)  # a dict, or a list of [name, value] pairs
         if isinstance(query, list):
             for index, pair in enumerate(query):
                 if (
@@ -335,10 +352,10 @@ class EventScrubber:
                     and pair[1] not in (None, "", FILTERED)
                 ):
                     pair[1] = FILTERED
-                    add_note(notes, (*path, str(index), "1"), _SUBSTITUTED)
+                    add_note(walk.notes, (*path, str(index), "1"), _SUBSTITUTED)
         return query
 
-    def _pairs(self, text: str, separator: str, path: Path | None, notes: dict[str, Any]) -> str:
+    def _pairs(self, text: str, separator: str, path: Path | None, walk: _Walk) -> str:
         """``name=value`` pairs with the values of secret names replaced; same text if none."""
         if "=" not in text:
             return text
@@ -357,7 +374,7 @@ class EventScrubber:
         if not changed:
             return text
         if path is not None:
-            add_note(notes, path, _SUBSTITUTED)
+            add_note(walk.notes, path, _SUBSTITUTED)
         return separator.join(parts)
 
 
@@ -393,13 +410,22 @@ def _has_secret_word(key: str, terms: frozenset[str]) -> bool:
 
 def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:
     """Scrub ``event`` in place with ``scrubber`` (default: ``EventScrubber()``)."""
-    (scrubber or _default()).scrub_event(event)
+    (scrubber or scrubber_for(None)).scrub_event(event)
 
 
-_DEFAULT: list[EventScrubber] = []
+_DEFAULTS: dict[bool, EventScrubber] = {}
 
 
-def _default() -> EventScrubber:
-    if not _DEFAULT:
-        _DEFAULT.append(EventScrubber())
-    return _DEFAULT[0]
+def scrubber_for(options: Options | None) -> EventScrubber:
+    """The scrubber the options ask for: ``event_scrubber`` if given, else a shared default.
+
+    The default is ``EventScrubber(send_default_pii=options.send_default_pii)``, made once per
+    process (its caches of key verdicts and clean source lines then serve every event).
+    """
+    if options is not None and isinstance(options.event_scrubber, EventScrubber):
+        return options.event_scrubber
+    with_pii = bool(options is not None and options.send_default_pii)
+    scrubber = _DEFAULTS.get(with_pii)
+    if scrubber is None:
+        scrubber = _DEFAULTS.setdefault(with_pii, EventScrubber(send_default_pii=with_pii))
+    return scrubber

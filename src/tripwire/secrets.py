@@ -112,16 +112,21 @@ class ValueShapes:
         zeroed: str | None = None
         hits = []
         for shape in self.shapes:
-            if shape.triggers is None:
-                hit = shape.pattern.search(joined) is not None
-            elif shape.is_card:
+            triggers = shape.triggers
+            if triggers is None:
+                if shape.pattern.search(joined) is not None:
+                    hits.append(shape)
+                continue
+            if shape.is_card:
                 if zeroed is None:
                     zeroed = joined.translate(_ZEROED_DIGITS)
-                hit = any(trigger in zeroed for trigger in shape.triggers)
+                text = zeroed
             else:
-                hit = any(trigger in joined for trigger in shape.triggers)
-            if hit:
-                hits.append(shape)
+                text = joined
+            for trigger in triggers:
+                if trigger in text:
+                    hits.append(shape)
+                    break
         return hits
 
     @staticmethod

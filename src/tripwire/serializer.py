@@ -11,7 +11,6 @@ timestamps and enum-like fields are never shortened by ``max_value_length``.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import math
 import os
@@ -21,7 +20,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, MAX_ITEMS, Converter
+from tripwire.converter import (
+    MAX_DEPTH,
+    MAX_ITEMS,
+    UNLIMITED,
+    Converter,
+    is_flat,
+)
+from tripwire.interfaces import (
+    convert_crumb,
+    convert_exception,
+    convert_stacktrace,
+    convert_thread,
+    convert_values,
+)
 from tripwire.meta import merge_meta
 from tripwire.options import Options
 from tripwire.types import Event
@@ -36,11 +48,6 @@ _IDENTIFIER_KEYS = frozenset(
         "transaction", "type",
     }
 )  # fmt: skip
-_CRUMB_IDENTIFIERS = frozenset({"timestamp", "type", "category", "level"})
-_EXCEPTION_IDENTIFIERS = frozenset({"type", "module", "thread_id", "mechanism"})
-_FRAME_IDENTIFIERS = frozenset(
-    {"filename", "abs_path", "function", "module", "package", "platform", "instruction_addr"}
-)
 _HEX = frozenset("0123456789abcdef")
 # Relay rejects a tag whose name holds other characters, or whose value holds a line break.
 _TAG_NAME_INVALID = re.compile(r"[^A-Za-z0-9_.:\- ]")
@@ -66,15 +73,6 @@ def _timestamp(value: object, converter: Converter) -> object:
 # -- the event's fields ---------------------------------------------------------------------------
 
 _Field = Callable[[Any, Converter, Options], object]
-
-
-def _take(converter: Converter, meta: dict[str, Any], key: str) -> None:
-    if converter.pending is not None:
-        meta[key], converter.pending = converter.pending, None
-
-
-def _done(converter: Converter, meta: dict[str, Any]) -> None:
-    converter.pending = meta or None
 
 
 def _identifier(value: object, converter: Converter, options: Options) -> object:
@@ -160,8 +158,8 @@ def _tags(value: object, converter: Converter, options: Options) -> object:
             if not converted.strip():
                 converted = None  # Relay rejects an empty value; null it accepts
         tags[name] = converted
-        _take(converter, meta, name)
-    _done(converter, meta)
+        converter.take(meta, name)
+    converter.done(meta)
     return tags
 
 
@@ -170,15 +168,21 @@ def _contexts(value: object, converter: Converter, options: Options) -> object:
         return {}
     contexts: dict[str, object] = {}
     meta: dict[str, Any] = {}
+    short = converter.short
     for key, item in value.items():
         name = key if type(key) is str else converter.key(key)
+        if type(item) is dict and is_flat(item.values(), UNLIMITED if name == "trace" else short):
+            flat = _flat_copy(item)  # the common context: a few scalars
+            if flat is not None:
+                contexts[name] = flat
+                continue
         if name == "trace":  # ids, op and status: never shortened
             converted = converter.identifier(item)
         else:
             converted = converter.value(item, MAX_DEPTH)
         contexts[name] = converted if isinstance(converted, dict) else {"value": converted}
-        _take(converter, meta, name)
-    _done(converter, meta)
+        converter.take(meta, name)
+    converter.done(meta)
     return contexts
 
 
@@ -193,8 +197,8 @@ def _request(value: object, converter: Converter, options: Options) -> object:
             request[name] = converter.databag(item)
         else:
             request[name] = converter.value(item, MAX_DEPTH)
-        _take(converter, meta, name)
-    _done(converter, meta)
+        converter.take(meta, name)
+    converter.done(meta)
     return request
 
 
@@ -206,220 +210,63 @@ def _logentry(value: object, converter: Converter, options: Options) -> object:
     for key, item in value.items():
         name = key if type(key) is str else converter.key(key)
         entry[name] = converter.databag(item) if name == "params" else converter.value(item, 0)
-        _take(converter, meta, name)
-    _done(converter, meta)
+        converter.take(meta, name)
+    converter.done(meta)
     return entry
 
 
-def _values(
-    value: object, converter: Converter, item: Callable[[Any, Converter], object]
-) -> object:
-    """An interface of the form ``{"values": [...]}`` (a bare list is taken as the values)."""
-    if isinstance(value, Mapping):
-        items, rest = value.get("values"), {k: v for k, v in value.items() if k != "values"}
-    else:
-        items, rest = value, {}
-    converted = converter.value(rest, MAX_DEPTH)
-    out: dict[str, object] = converted if isinstance(converted, dict) else {}
-    meta: dict[str, Any] = converter.pending or {}
-    converter.pending = None
-    values: list[object] = []
-    values_meta: dict[str, Any] = {}
-    if isinstance(items, (list, tuple)):
-        for index, entry in enumerate(items):
-            values.append(item(entry, converter))
-            _take(converter, values_meta, str(index))
-    if values_meta:
-        meta["values"] = values_meta
-    out["values"] = values
-    _done(converter, meta)
-    return out
+def _sdk(value: object, converter: Converter, options: Options) -> object:
+    # The client's own sdk info, on every event: its known shape is copied without a walk.
+    if type(value) is dict and _is_flat_except(value, ("packages", "integrations")):
+        packages, integrations = value.get("packages", []), value.get("integrations", [])
+        if (
+            type(packages) is list
+            and type(integrations) is list
+            and is_flat(integrations, UNLIMITED)
+        ):
+            copied = [
+                _flat_copy(p) if type(p) is dict and is_flat(p.values(), UNLIMITED) else None
+                for p in packages
+            ]
+            if None not in copied:
+                return {**value, "packages": copied, "integrations": list(integrations)}
+    return converter.identifier(value)
 
 
-_CRUMB_TEXT = ("type", "category", "message")
-_LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
+def _is_flat_except(value: dict[Any, Any], nested: tuple[str, ...]) -> bool:
+    return is_flat((v for k, v in value.items() if k not in nested), UNLIMITED)
 
 
-def _crumb_shape(crumb: dict[str, Any]) -> None:
-    # Relay wants text in these fields, a known level and a number or string timestamp;
-    # a crumb recorded with other values keeps its data and loses only what cannot be sent.
-    for key in _CRUMB_TEXT:
-        value = crumb.get(key)
-        if value is not None and not isinstance(value, str):
-            crumb[key] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    level = crumb.get("level")
-    if level is not None and level not in _LEVELS:
-        lowered = level.lower() if isinstance(level, str) else ""
-        if lowered in _LEVELS:
-            crumb["level"] = lowered
-        elif lowered in ("critical", "warn"):
-            crumb["level"] = "fatal" if lowered == "critical" else "warning"
-        else:
-            del crumb["level"]
-    stamp = crumb.get("timestamp")
-    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, (int, float, str))):
-        del crumb["timestamp"]
-
-
-def _crumb(value: object, converter: Converter) -> object:
-    converted = converter.databag(value)
-    if isinstance(converted, dict):
-        _crumb_shape(converted)
-    if converter.max_length is not None and isinstance(value, Mapping):
-        meta = converter.pending or {}
-        for key in _CRUMB_IDENTIFIERS:  # never shortened: put the originals back
-            original = value.get(key)
-            if type(original) is str and isinstance(converted, dict):
-                converted[key] = original
-                meta.pop(key, None)
-        _done(converter, meta)
-    return converted
-
-
-def _exception(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
-        return converter.value(value, MAX_DEPTH)
-    out: dict[str, object] = {}
-    meta: dict[str, Any] = {}
-    for key, item in value.items():
-        name = key if type(key) is str else converter.key(key)
-        if name == "stacktrace":
-            out[name] = _stacktrace(item, converter)
-        elif name in _EXCEPTION_IDENTIFIERS:
-            out[name] = converter.identifier(item)
-        else:
-            out[name] = converter.value(item, MAX_DEPTH)
-        _take(converter, meta, name)
-    _done(converter, meta)
-    return out
-
-
-def _thread(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
-        return converter.value(value, MAX_DEPTH)
-    out: dict[str, object] = {}
-    meta: dict[str, Any] = {}
-    for key, item in value.items():
-        name = key if type(key) is str else converter.key(key)
-        if name == "stacktrace":
-            out[name] = _stacktrace(item, converter)
-        else:
-            out[name] = converter.identifier(item)
-        _take(converter, meta, name)
-    _done(converter, meta)
-    return out
-
-
-def _stacktrace(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
-        return converter.value(value, MAX_DEPTH)
-    out: dict[str, object] = {}
-    meta: dict[str, Any] = {}
-    for key, item in value.items():
-        name = key if type(key) is str else converter.key(key)
-        if name == "frames" and isinstance(item, (list, tuple)):
-            frames: list[object] = []
-            frames_meta: dict[str, Any] = {}
-            short = converter.short
-            for index, frame in enumerate(item):
-                if type(frame) is dict and _is_plain_frame(frame, short):
-                    frames.append(_copy_frame(frame))
-                    continue
-                frames.append(_frame(frame, converter))
-                _take(converter, frames_meta, str(index))
-            if frames_meta:
-                meta[name] = frames_meta
-            if not frames:  # Relay rejects an empty list of frames
-                converter.pending = meta or None
-                return None
-            out[name] = frames
-            continue
-        out[name] = converter.value(item, MAX_DEPTH)
-        _take(converter, meta, name)
-    _done(converter, meta)
-    return out
-
-
-def _is_plain_frame(frame: dict[Any, Any], short: int) -> bool:
-    """True when ``frame`` is JSON-safe and within the limits already (the common case).
-
-    ``str.join`` checks in C that every item of a list, or every key and value of ``vars``,
-    is a string: a frame built by events/frames.py passes without a Python-level loop per line.
-    """
+def _flat_copy(value: dict[Any, Any]) -> dict[str, Any] | None:
+    """A copy of a dict of scalars whose keys are all strings, else None."""
     try:
-        "".join(frame)
-        for value in frame.values():
-            kind = type(value)
-            if kind is str:
-                if len(value) > short:
-                    return False
-            elif kind is list:
-                if len("".join(value)) > short and max(map(len, value)) > short:
-                    return False
-            elif kind is dict:
-                if len(value) > MAX_DATABAG_BREADTH:
-                    return False
-                if len("".join(value.values())) > short and max(map(len, value.values())) > short:
-                    return False
-                "".join(value)
-            elif not (kind is int or kind is bool or value is None):
-                return False
+        "".join(value)
     except TypeError:
-        return False
-    return True
-
-
-def _copy_frame(frame: dict[str, Any]) -> dict[str, Any]:
-    # vars is copied too: the scrubber replaces values in place.
-    copied = dict(frame)
-    local_vars = copied.get("vars")
-    if local_vars is not None:
-        copied["vars"] = dict(local_vars)
-    return copied
-
-
-def _frame(value: object, converter: Converter) -> object:
-    if type(value) is not dict:
-        return converter.value(value, MAX_DEPTH)
-    out: dict[str, object] = {}
-    meta: dict[str, Any] = {}
-    short = converter.short
-    for key, item in value.items():
-        if type(item) is str and (len(item) <= short or key in _FRAME_IDENTIFIERS):
-            out[key] = item
-            continue
-        if type(key) is not str:
-            key = converter.key(key)
-        if key == "vars":  # repr strings already (events/frames.py): only the limits apply
-            out[key] = converter.databag(item)
-        else:
-            out[key] = converter.value(item, MAX_DEPTH)
-        _take(converter, meta, key)
-    _done(converter, meta)
-    return out
+        return None
+    return dict(value)
 
 
 def _exceptions(value: object, converter: Converter, options: Options) -> object:
-    return _values(value, converter, _exception)
+    return convert_values(value, converter, convert_exception)
 
 
 def _threads(value: object, converter: Converter, options: Options) -> object:
-    return _values(value, converter, _thread)
+    return convert_values(value, converter, convert_thread)
 
 
 def _breadcrumbs(value: object, converter: Converter, options: Options) -> object:
-    return _values(value, converter, _crumb)
+    return convert_values(value, converter, convert_crumb)
 
 
 def _top_stacktrace(value: object, converter: Converter, options: Options) -> object:
-    return _stacktrace(value, converter)
+    return convert_stacktrace(value, converter)
 
 
 _FIELDS: dict[str, _Field] = {
     **dict.fromkeys(_IDENTIFIER_KEYS, _identifier),
     "fingerprint": _identifier,
     "modules": _identifier,
-    "sdk": _identifier,
+    "sdk": _sdk,
     "transaction_info": _identifier,
     "message": _plain,
     "logentry": _logentry,
@@ -446,6 +293,9 @@ def serialize_event(event: Event, options: Options) -> Event:
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():
+        if type(value) is str and key in _IDENTIFIER_KEYS:  # the common scalars, inlined
+            out[key] = value
+            continue
         if key == "_meta":
             continue
         converter.items_left = MAX_ITEMS
@@ -462,7 +312,8 @@ def serialize_event(event: Event, options: Options) -> Event:
             out[str(key)] = None
             converter.pending = None
         else:
-            _take(converter, meta, name)
+            if converter.pending is not None:
+                meta[name], converter.pending = converter.pending, None
     existing = event.get("_meta")
     if existing:
         try:

@@ -1,0 +1,217 @@
+"""Conversion of the event's list interfaces: exception, threads, stack traces, breadcrumbs.
+
+Runs on the caller's thread, for ``serializer.serialize_event``. Frames built by events/frames.py
+are JSON-safe already: a C-speed check recognises them and they are copied without a walk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, Converter
+
+__all__ = [
+    "convert_crumb",
+    "convert_exception",
+    "convert_stacktrace",
+    "convert_thread",
+    "convert_values",
+]
+
+_CRUMB_IDENTIFIERS = frozenset({"timestamp", "type", "category", "level"})
+_EXCEPTION_IDENTIFIERS = frozenset({"type", "module", "thread_id", "mechanism"})
+_FRAME_IDENTIFIERS = frozenset(
+    {"filename", "abs_path", "function", "module", "package", "platform", "instruction_addr"}
+)
+
+
+def convert_values(
+    value: object, converter: Converter, item: Callable[[Any, Converter], object]
+) -> object:
+    """An interface of the form ``{"values": [...]}`` (a bare list is taken as the values)."""
+    if type(value) is dict and len(value) == 1 and value.get("values") == []:
+        return {"values": []}
+    if isinstance(value, Mapping):
+        items, rest = value.get("values"), {k: v for k, v in value.items() if k != "values"}
+    else:
+        items, rest = value, {}
+    converted = converter.value(rest, MAX_DEPTH)
+    out: dict[str, object] = converted if isinstance(converted, dict) else {}
+    meta: dict[str, Any] = converter.pending or {}
+    converter.pending = None
+    values: list[object] = []
+    values_meta: dict[str, Any] = {}
+    if isinstance(items, (list, tuple)):
+        for index, entry in enumerate(items):
+            values.append(item(entry, converter))
+            converter.take(values_meta, str(index))
+    if values_meta:
+        meta["values"] = values_meta
+    out["values"] = values
+    converter.done(meta)
+    return out
+
+
+_CRUMB_TEXT = ("type", "category", "message")
+_LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
+
+
+def _crumb_shape(crumb: dict[str, Any]) -> None:
+    # Relay wants text in these fields, a known level and a number or string timestamp;
+    # a crumb recorded with other values keeps its data and loses only what cannot be sent.
+    for key in _CRUMB_TEXT:
+        value = crumb.get(key)
+        if value is not None and not isinstance(value, str):
+            crumb[key] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    level = crumb.get("level")
+    if level is not None and level not in _LEVELS:
+        lowered = level.lower() if isinstance(level, str) else ""
+        if lowered in _LEVELS:
+            crumb["level"] = lowered
+        elif lowered in ("critical", "warn"):
+            crumb["level"] = "fatal" if lowered == "critical" else "warning"
+        else:
+            del crumb["level"]
+    stamp = crumb.get("timestamp")
+    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, (int, float, str))):
+        del crumb["timestamp"]
+
+
+def convert_crumb(value: object, converter: Converter) -> object:
+    converted = converter.databag(value)
+    if isinstance(converted, dict):
+        _crumb_shape(converted)
+    if converter.max_length is not None and isinstance(value, Mapping):
+        meta = converter.pending or {}
+        for key in _CRUMB_IDENTIFIERS:  # never shortened: put the originals back
+            original = value.get(key)
+            if type(original) is str and isinstance(converted, dict):
+                converted[key] = original
+                meta.pop(key, None)
+        converter.done(meta)
+    return converted
+
+
+def convert_exception(value: object, converter: Converter) -> object:
+    if not isinstance(value, Mapping):
+        return converter.value(value, MAX_DEPTH)
+    out: dict[str, object] = {}
+    meta: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key if type(key) is str else converter.key(key)
+        if name == "stacktrace":
+            out[name] = convert_stacktrace(item, converter)
+        elif name in _EXCEPTION_IDENTIFIERS:
+            out[name] = converter.identifier(item)
+        else:
+            out[name] = converter.value(item, MAX_DEPTH)
+        converter.take(meta, name)
+    converter.done(meta)
+    return out
+
+
+def convert_thread(value: object, converter: Converter) -> object:
+    if not isinstance(value, Mapping):
+        return converter.value(value, MAX_DEPTH)
+    out: dict[str, object] = {}
+    meta: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key if type(key) is str else converter.key(key)
+        if name == "stacktrace":
+            out[name] = convert_stacktrace(item, converter)
+        else:
+            out[name] = converter.identifier(item)
+        converter.take(meta, name)
+    converter.done(meta)
+    return out
+
+
+def convert_stacktrace(value: object, converter: Converter) -> object:
+    if not isinstance(value, Mapping):
+        return converter.value(value, MAX_DEPTH)
+    out: dict[str, object] = {}
+    meta: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key if type(key) is str else converter.key(key)
+        if name == "frames" and isinstance(item, (list, tuple)):
+            frames: list[object] = []
+            frames_meta: dict[str, Any] = {}
+            short = converter.short
+            for index, frame in enumerate(item):
+                if type(frame) is dict and _is_plain_frame(frame, short):
+                    frames.append(_copy_frame(frame))
+                    continue
+                frames.append(_frame(frame, converter))
+                converter.take(frames_meta, str(index))
+            if frames_meta:
+                meta[name] = frames_meta
+            if not frames:  # Relay rejects an empty list of frames
+                converter.pending = meta or None
+                return None
+            out[name] = frames
+            continue
+        out[name] = converter.value(item, MAX_DEPTH)
+        converter.take(meta, name)
+    converter.done(meta)
+    return out
+
+
+def _is_plain_frame(frame: dict[Any, Any], short: int) -> bool:
+    """True when ``frame`` is JSON-safe and within the limits already (the common case).
+
+    ``str.join`` checks in C that every item of a list, or every key and value of ``vars``,
+    is a string: a frame built by events/frames.py passes without a Python-level loop per line.
+    """
+    try:
+        "".join(frame)
+        for value in frame.values():
+            kind = type(value)
+            if kind is str:
+                if len(value) > short:
+                    return False
+            elif kind is list:
+                if len("".join(value)) > short and max(map(len, value)) > short:
+                    return False
+            elif kind is dict:
+                if len(value) > MAX_DATABAG_BREADTH:
+                    return False
+                if len("".join(value.values())) > short and max(map(len, value.values())) > short:
+                    return False
+                "".join(value)
+            elif not (kind is int or kind is bool or value is None):
+                return False
+    except TypeError:
+        return False
+    return True
+
+
+def _copy_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    # vars is copied too: the scrubber replaces values in place.
+    copied = dict(frame)
+    local_vars = copied.get("vars")
+    if local_vars is not None:
+        copied["vars"] = dict(local_vars)
+    return copied
+
+
+def _frame(value: object, converter: Converter) -> object:
+    if type(value) is not dict:
+        return converter.value(value, MAX_DEPTH)
+    out: dict[str, object] = {}
+    meta: dict[str, Any] = {}
+    short = converter.short
+    for key, item in value.items():
+        if type(item) is str and (len(item) <= short or key in _FRAME_IDENTIFIERS):
+            out[key] = item
+            continue
+        if type(key) is not str:
+            key = converter.key(key)
+        if key == "vars":  # repr strings already (events/frames.py): only the limits apply
+            out[key] = converter.databag(item)
+        else:
+            out[key] = converter.value(item, MAX_DEPTH)
+        converter.take(meta, key)
+    converter.done(meta)
+    return out
