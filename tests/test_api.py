@@ -401,3 +401,16 @@ def test_event_over_the_byte_budget_is_trimmed_to_fit() -> None:
     event = json.loads(payload)
     assert event["message"] == "big"
     assert_valid_event(event)
+
+
+def test_exception_dropped_by_before_send_can_be_sent_when_captured_again() -> None:
+    decisions = iter([None, "keep"])
+
+    def first_drop(event: Any, hint: Any) -> Any:
+        return event if next(decisions) else None
+
+    error = ValueError("captured twice")
+    with capture_events(before_send=first_drop) as events:
+        assert tripwire.capture_exception(error) is None
+        assert tripwire.capture_exception(error) is not None
+    assert len(events) == 1

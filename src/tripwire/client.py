@@ -224,6 +224,10 @@ class Client:
         if transport is None:
             return True
         wait = self.config.shutdown_timeout if timeout is None else timeout
+        if callback is not None:
+            # The callback hears of what is still pending, as flush() tells it.
+            drained = bool(transport.flush(wait, callback))
+            return bool(transport.close(0.0)) and drained
         return bool(transport.close(wait))
 
     def __enter__(self) -> Client:

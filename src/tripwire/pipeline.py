@@ -284,6 +284,16 @@ def scrub(event: Event, capture: Capture) -> Event:
     return event
 
 
+def _forget_exception(hint: Hint) -> None:
+    # An exception whose event before_send dropped may be captured again (e.g. by excepthook
+    # once it escapes); dedupe must not treat that second capture as a repeat.
+    exc_info = hint.get("exc_info")
+    if exc_info and isinstance(exc_info[1], BaseException):
+        from tripwire.integrations.dedupe import forget_exception
+
+        forget_exception(exc_info[1])
+
+
 def run_before_send(event: Event, capture: Capture) -> Event | Drop:
     before_send = capture.options.before_send
     if before_send is None:
@@ -294,6 +304,7 @@ def run_before_send(event: Event, capture: Capture) -> Event | Drop:
         logger.exception("before_send raised; the event is dropped")
         return Drop(drops.CALLBACK_ERROR)
     if result is None:
+        _forget_exception(capture.hint)
         return Drop(drops.BEFORE_SEND)
     if not isinstance(result, dict):
         logger.warning("before_send returned %s, not a dict; the event is dropped", type(result))
