@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from tests.relay import assert_valid_event
 from tripwire.inbox.runner import BackgroundInbox
@@ -143,3 +144,25 @@ def post(
 
 def envelope_url(inbox: BackgroundInbox, project_id: int = 1) -> str:
     return f"{inbox.url}/api/{project_id}/envelope/"
+
+
+_KEYS = st.sampled_from(
+    [
+        *("exception", "values", "stacktrace", "frames", "in_app", "type", "value", "module"),
+        *("function", "filename", "lineno", "vars", "context_line", "pre_context", "mechanism"),
+        *("source", "fingerprint", "logentry", "message", "formatted", "tags", "level"),
+        *("timestamp", "threads", "breadcrumbs", "data", "contexts", "request", "headers"),
+        *("user", "logger", "transaction", "release", "environment", "category"),
+    ]
+)
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=40,
+)
+
+
+def event_shapes() -> st.SearchStrategy[dict[str, Any]]:
+    """Event-like dicts of any shape: the right keys holding the wrong kinds of value."""
+    return st.dictionaries(_KEYS, _JSON, max_size=8)

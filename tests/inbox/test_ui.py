@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.inbox.conftest import envelope, envelope_url, make_event, post
+from tests.inbox.conftest import envelope, envelope_url, event_shapes, make_event, post
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
 
@@ -247,4 +249,12 @@ def test_pages_refuse_a_foreign_host_name(ui: BackgroundInbox) -> None:
     refused.value.close()
     local = urllib.request.Request(f"{ui.url}/", headers={"Host": f"localhost:{ui.port}"})
     with urllib.request.urlopen(local, timeout=10) as response:
+        assert response.status == 200
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=event_shapes())
+def test_issue_pages_render_events_of_any_shape(ui: BackgroundInbox, body: dict[str, Any]) -> None:
+    stored = ui.storage.store_event(1, {**body, "event_id": uuid.uuid4().hex})
+    with urllib.request.urlopen(f"{ui.url}/issues/{stored.issue_id}", timeout=10) as response:
         assert response.status == 200

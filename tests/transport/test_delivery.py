@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 import tripwire
+from tests.relay import assert_valid_event
 from tests.transport.conftest import MakeTransport, event_envelope
 from tripwire import drops
 from tripwire.dsn import Dsn
 from tripwire.options import Options
 from tripwire.testing import Collector, Response
 from tripwire.transport import make_transport
-from tripwire.transport.http import HttpTransport
+from tripwire.transport.http import DEFAULT_SPOTLIGHT_URL, HttpTransport, spotlight_url
 
 
 def test_each_capture_sends_one_gzipped_envelope(collector: Collector, spool_dir: Path) -> None:
@@ -113,6 +114,7 @@ def test_spotlight_gets_a_copy_of_every_envelope(
         assert "Content-Encoding" not in copy.headers
         assert copy.event is not None
         assert copy.event["message"] == {"formatted": "seen twice"}
+        assert_valid_event(copy.event)
     assert [e["message"]["formatted"] for e in collector.events] == ["seen twice"]
 
 
@@ -156,3 +158,25 @@ def test_a_new_process_with_the_same_dsn_replays_at_init(
     assert sorted(e["message"]["formatted"] for e in collector.events) == sorted(
         f"left behind {number}" for number in range(20)
     )
+
+
+def test_spotlight_option_values_and_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert spotlight_url(Options(spotlight=True)) == DEFAULT_SPOTLIGHT_URL
+    assert spotlight_url(Options(spotlight="false")) is None
+    assert spotlight_url(Options(spotlight="http://sidecar:1/stream")) == "http://sidecar:1/stream"
+    assert spotlight_url(Options()) is None
+    monkeypatch.setenv("SENTRY_SPOTLIGHT", "1")
+    assert spotlight_url(Options.from_init(None, {})) == DEFAULT_SPOTLIGHT_URL
+
+
+def test_init_with_only_spotlight_sends_events_to_the_sidecar() -> None:
+    with Collector() as sidecar:
+        with tripwire.init(spotlight=f"http://127.0.0.1:{sidecar.port}/stream"):
+            tripwire.capture_message("local only")
+            assert tripwire.flush(5)
+        assert sidecar.wait_for_events(1, timeout=5)
+        assert [event["message"] for event in sidecar.events] == ["local only"]
+        for event in sidecar.events:
+            assert_valid_event(event)

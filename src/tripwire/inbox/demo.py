@@ -7,6 +7,7 @@ there, so its tracebacks look like a user's app and its folder holds nothing els
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,17 @@ def run_sample_app(dsn: str, folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _command() -> str:
+    """How to run ``tripwire`` from here: by name when it is on PATH, else by its path."""
+    script = Path(sys.executable).parent / "tripwire"
+    found = shutil.which("tripwire")
+    if found and Path(found).resolve() == script.resolve():
+        return "tripwire"
+    if script.exists():
+        return os.path.relpath(script)
+    return f"{sys.executable} -m tripwire.inbox.cli"
+
+
 def _start(storage: Storage, host: str, port: int) -> BackgroundInbox:
     try:
         return BackgroundInbox(storage, host, port).start()
@@ -74,7 +86,7 @@ def run_demo(db: Path | None, host: str, port: int, *, wait: bool = True) -> int
                 f"\n{sum(i.times_seen for i in found)} events in {len(found)} issues. "
                 f"Open {click.style(inbox.url, bold=True, underline=True)} in your browser,"
             )
-            click.echo(f"or run: tripwire show {found[0].id if found else 1} --db {db}")
+            click.echo(f"or run: {_command()} show {found[0].id if found else 1} --db {db}")
             if wait:
                 click.echo("Serving until Ctrl-C.")
                 try:

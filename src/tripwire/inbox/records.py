@@ -35,6 +35,7 @@ LEVELS = ("fatal", "error", "warning", "info", "debug")
 STATUSES = ("unresolved", "resolved", "ignored")
 MAX_TAGS = 50
 MAX_TAG_CHARS = 200
+_MAX_TIMESTAMP = 1e11  # year 5138; past it (or before 1970) the value is not a time
 _LEVEL_ALIASES = {"critical": "fatal", "warn": "warning", "log": "info"}
 # Tags every event gets from its own fields, so `environment:staging` searches work.
 _FIELD_TAGS = ("level", "environment", "release", "server_name", "logger", "transaction")
@@ -112,7 +113,7 @@ class PreparedEvent:
 def parse_timestamp(value: object, default: float) -> float:
     """Unix seconds from a Unix number or an RFC 3339 string; ``default`` if neither."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) if value == value and abs(value) < 1e11 else default
+        return float(value) if 0 <= value < _MAX_TIMESTAMP else default
     if not isinstance(value, str):
         return default
     match = _RFC3339.match(value.strip())
@@ -126,7 +127,8 @@ def parse_timestamp(value: object, default: float) -> float:
         moment = datetime.fromisoformat(f"{base.replace(' ', 'T')}{zone}")
     except ValueError:
         return default
-    return moment.timestamp() + float(f"0{fraction}" if fraction else 0)
+    result = moment.timestamp() + float(f"0{fraction}" if fraction else 0)
+    return result if 0 <= result < _MAX_TIMESTAMP else default
 
 
 def _level(value: object) -> str:
