@@ -209,3 +209,12 @@ def test_any_event_comes_out_valid_and_within_the_budget(
     event = serialize_event(source, Options())  # type: ignore[arg-type]
 
     decoded(encode_event(event, max_bytes), max_bytes)  # type: ignore[arg-type]
+
+
+def test_long_strings_under_any_key_of_extra_can_be_cut() -> None:
+    event = event_with(extra={"type": "t" * 20_000, "function": "f" * 20_000})
+
+    result = decoded(encode_event(event, 8_000), 8_000)
+
+    assert result["extra"]["type"].endswith("...")
+    assert result["extra"]["function"].endswith("...")

@@ -42,6 +42,8 @@ _KEPT_KEYS = frozenset(
         "filename", "abs_path", "function", "module",
     }
 )  # fmt: skip
+_USER_DATA = frozenset({"extra", "request"})
+_NOTHING: frozenset[str] = frozenset()
 # Sections dropped whole when strings are cut and it still does not fit, least useful first.
 _SECTIONS = (
     ("modules",), ("extra",), ("request",), ("breadcrumbs",), ("threads",), ("logentry", "params"),
@@ -195,7 +197,7 @@ def _drop_middle_frames(event: dict[str, Any], meta: dict[str, Any], excess: int
     return True
 
 
-def _strings(value: object, path: Path) -> Iterator[_Found]:
+def _strings(value: object, path: Path, kept: frozenset[str]) -> Iterator[_Found]:
     """Every string under ``value`` that may be shortened, with its container and key."""
     stack: list[tuple[object, Path]] = [(value, path)]
     while stack:
@@ -207,7 +209,7 @@ def _strings(value: object, path: Path) -> Iterator[_Found]:
         else:
             continue
         for key, item in pairs:
-            if key in _KEPT_KEYS or where[-1:] == ("trace",):
+            if key in kept or where[-1:] == ("trace",):
                 continue
             if isinstance(item, str):
                 yield (*where, str(key)), current, key, item
@@ -227,7 +229,9 @@ def _cut_strings(*sections: str) -> Callable[[dict[str, Any], dict[str, Any], in
             if isinstance(value, str):
                 found.append(((section,), event, section, value))
             else:
-                found.extend(_strings(value, (section,)))
+                # In extra and request every key is the application's: none is an identifier.
+                kept = _NOTHING if section in _USER_DATA else _KEPT_KEYS
+                found.extend(_strings(value, (section,), kept))
         sized = sorted(((len(_dumps(entry[3])) - 2, entry) for entry in found), key=_first_desc)
         if not sized or sized[0][0] <= _SHORT_STRING:
             return False
