@@ -75,14 +75,16 @@ class StarletteIntegration(Integration):
 
     @staticmethod
     def setup_once() -> None:
-        """Patch ``Starlette.__call__`` and ``ExceptionMiddleware`` (once per process)."""
+        """Patch ``Starlette.__call__`` and the two error middlewares (once per process)."""
         try:
             from starlette.applications import Starlette
+            from starlette.middleware.errors import ServerErrorMiddleware
             from starlette.middleware.exceptions import ExceptionMiddleware
         except ImportError as exc:
             raise DidNotEnable("starlette is not installed") from exc
         _patch_app(Starlette)
         _patch_exception_middleware(ExceptionMiddleware)
+        _patch_server_error_middleware(ServerErrorMiddleware)
         prepare_server_context()
 
 
@@ -194,5 +196,53 @@ def _patch_exception_middleware(middleware_class: Any) -> None:
             for key, handler in list(status_handlers.items()):
                 status_handlers[key] = _reporting(handler)
 
+    __init__.__tripwire_wrapped__ = True  # type: ignore[attr-defined]
+    middleware_class.__init__ = __init__
+
+
+def _report_before_answering(connection: Any, error: Exception) -> None:
+    scope = getattr(connection, "scope", None)
+    state = scope.get(SCOPE_KEY) if isinstance(scope, dict) else None
+    if isinstance(state, RequestState):
+        state.report(error)
+
+
+def _reporting_first(handler: Callable[..., Any]) -> Callable[..., Any]:
+    from starlette._utils import is_async_callable
+    from starlette.concurrency import run_in_threadpool
+
+    async def report_then_handle(connection: Any, error: Exception) -> Any:
+        _report_before_answering(connection, error)
+        if is_async_callable(handler):
+            return await handler(connection, error)
+        return await run_in_threadpool(handler, connection, error)
+
+    return report_then_handle
+
+
+def _patch_server_error_middleware(middleware_class: Any) -> None:
+    """Report a failure before ``ServerErrorMiddleware`` sends its 500, not after.
+
+    It answers first and re-raises afterwards: reporting only when the exception reaches
+    ``run_asgi`` would hold the connection open meanwhile, and a client may send its next
+    request on it just before the server closes it.
+    """
+    original_init = middleware_class.__init__
+    if getattr(original_init, "__tripwire_wrapped__", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if getattr(self, "handler", None) is not None:
+            self.handler = _reporting_first(self.handler)
+
+    for name in ("error_response", "debug_response"):
+        original = getattr(middleware_class, name)
+
+        def respond(self: Any, request: Any, error: Exception, _original: Any = original) -> Any:
+            _report_before_answering(request, error)
+            return _original(self, request, error)
+
+        setattr(middleware_class, name, respond)
     __init__.__tripwire_wrapped__ = True  # type: ignore[attr-defined]
     middleware_class.__init__ = __init__
