@@ -148,9 +148,9 @@ class EventScrubber:
         walk.hits = self._shapes.found(walk.texts)  # type: ignore[arg-type]
         walk.texts = None
         if walk.hits:
+            walk.new_lines = []  # the second walk lists the lines it found clean
             self._scrub(data, walk)
-        else:
-            self._remember_lines(walk.new_lines)
+        self._remember_lines(walk.new_lines)
         if walk.notes and "_meta" not in data:
             data["_meta"] = walk.notes
 
@@ -213,7 +213,7 @@ class EventScrubber:
         frames = trace.get("frames") if isinstance(trace, dict) else None
         if not isinstance(frames, list):
             return
-        clean, new_lines = self._clean_lines, walk.new_lines
+        clean = self._clean_lines
         gathering = walk.texts is not None
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
@@ -227,12 +227,10 @@ class EventScrubber:
                     continue
                 if type(lines) is str:
                     if lines not in clean:
-                        new_lines.append(lines)
                         frame[name] = self._line(lines, (*path, "frames", str(index), name), walk)
                 elif type(lines) is list:
                     for number, line in enumerate(lines):
                         if type(line) is str and line not in clean:
-                            new_lines.append(line)
                             where = (*path, "frames", str(index), name, str(number))
                             lines[number] = self._line(line, where, walk)
 
@@ -247,7 +245,13 @@ class EventScrubber:
         return True
 
     def _line(self, line: str, path: Path, walk: _Walk) -> str:
+        if walk.texts is not None:
+            walk.new_lines.append(line)
+            walk.texts.append(line)
+            return line
         scrubbed: str = self._text(line, path, walk)
+        if scrubbed is line:
+            walk.new_lines.append(line)
         return scrubbed
 
     def _remember_lines(self, lines: list[str]) -> None:

@@ -134,6 +134,13 @@ class ValueShapes:
         """``text`` with the secrets of ``shapes`` replaced, and the remarks; None if none."""
         original = text
         for shape in shapes:
+            triggers = shape.triggers
+            if triggers is not None and not shape.is_card:
+                for trigger in triggers:
+                    if trigger in text:
+                        break
+                else:
+                    continue  # this string cannot hold the secret another string does
             text = _replace_one(text, shape)
         if text is original:
             return None

@@ -75,6 +75,7 @@ class Storage:
         self._writer = self._connect()
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer does it
         self._writer.execute("PRAGMA cache_size = -16000")  # 16 MB: index pages stay cached
+        self._writer.execute("PRAGMA journal_size_limit = 67108864")  # WAL shrinks back to 64 MB
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
         self._wrote = threading.Event()
