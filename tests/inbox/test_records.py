@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from tests.inbox.conftest import event_shapes
 from tripwire.inbox import console
@@ -14,6 +14,7 @@ from tripwire.inbox.ui import present
 
 @settings(max_examples=100, deadline=None)
 @given(event_shapes())
+@example({"exception": None, "threads": {"values": None}})
 def test_any_event_shape_can_be_prepared_and_rendered(body: dict[str, Any]) -> None:
     event = {**body, "event_id": "9ec79c33ec9942ab8353589fcb2e04dc"}
     prepared = prepare(event, 1_800_000_000.0)

@@ -131,6 +131,10 @@ def test_search_box_filters_by_level_tag_and_text(page: Page, ui: BackgroundInbo
         ["PaymentFailed: could not charge order 17"]
     )
 
+    page.fill("input[name=q]", "project:default TimeoutError")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("tr.issue .title")).to_have_text(["TimeoutError: slow"])
+
     page.fill("input[name=q]", "no such words")
     page.press("input[name=q]", "Enter")
     expect(page.locator(".empty .dsn")).to_contain_text(f"@127.0.0.1:{ui.port}/1")
@@ -250,6 +254,15 @@ def test_pages_refuse_a_foreign_host_name(ui: BackgroundInbox) -> None:
     local = urllib.request.Request(f"{ui.url}/", headers={"Host": f"localhost:{ui.port}"})
     with urllib.request.urlopen(local, timeout=10) as response:
         assert response.status == 200
+
+
+def test_with_two_projects_each_issue_names_its_project(page: Page, ui: BackgroundInbox) -> None:
+    web = ui.storage.create_project("web")
+    ui.storage.store_event(web.id, make_event(exc_type="WebOnlyError", value="x"))
+    page.goto(f"{ui.url}/?q=")
+    page.locator("tr.issue", has_text="WebOnlyError").locator("a.project").click()
+    expect(page.locator("tr.issue .title")).to_have_text(["WebOnlyError: x"])
+    expect(page.locator("input[type=search]")).to_have_value("project:web")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -119,12 +119,13 @@ def _breadcrumb_lines(event: dict[str, Any]) -> list[str]:
     lines = ["", click.style("Breadcrumbs (oldest first):", bold=True)]
     for crumb in values[-MAX_BREADCRUMBS:]:
         if isinstance(crumb, dict):
-            category = crumb.get("category") or crumb.get("type") or ""
+            category = str(crumb.get("category") or crumb.get("type") or "")
             message = crumb.get("message") or ""
             data = crumb.get("data")
             if not message and isinstance(data, dict):
                 message = " ".join(f"{k}={v}" for k, v in list(data.items())[:4])
-            lines.append(f"  {crumb.get('level') or 'info':<7} {category:<20} {message}")
+            level = str(crumb.get("level") or "info")
+            lines.append(f"  {level:<7} {category:<20} {message}")
     return lines
 
 
@@ -163,7 +164,8 @@ def event_lines(event: EventRecord, issue: Issue | None = None) -> list[str]:
         if message:
             lines.append(click.style(message, bold=True))
         threads = body.get("threads")
-        for thread in threads.get("values", []) if isinstance(threads, dict) else []:
+        values = threads.get("values") if isinstance(threads, dict) else threads
+        for thread in values if isinstance(values, list) else []:
             frames = frames_of(thread.get("stacktrace")) if isinstance(thread, dict) else []
             if frames:
                 lines.append("Stack (most recent call last):")

@@ -120,6 +120,7 @@ def issue_list(request: Request) -> Response:
         sorts=list(SORTS),
         tabs=tabs,
         dsn=storage.default_project().dsn(_base_url(request)),
+        projects={p.id: p.name for p in storage.projects()},
         now=time.time(),
     )
 
