@@ -42,8 +42,10 @@ ErrorProcessor = Callable[[Event, ExcInfo], Event | None]
 
 DEFAULT_MAX_BREADCRUMBS = 100
 # Containers a fork shares with its parent until one of them writes (Scope._shared).
-_TAGS, _EXTRAS, _CONTEXTS, _CRUMBS, _REST = 1, 2, 4, 8, 16
-_ALL = _TAGS | _EXTRAS | _CONTEXTS | _CRUMBS | _REST
+_TAGS, _EXTRAS, _CONTEXTS, _CRUMBS, _PROCESSORS, _ERROR_PROCESSORS, _ATTACHMENTS = (
+    1, 2, 4, 8, 16, 32, 64
+)  # fmt: skip
+_ALL = 127
 _global_event_processors: list[EventProcessor] = []
 
 
@@ -170,9 +172,11 @@ class Scope:
             self._contexts = dict(self._contexts)
         elif part == _CRUMBS:
             self._breadcrumbs = self._breadcrumbs.copy()
-        else:
+        elif part == _PROCESSORS:
             self._event_processors = list(self._event_processors)
+        elif part == _ERROR_PROCESSORS:
             self._error_processors = list(self._error_processors)
+        else:
             self._attachments = list(self._attachments)
         self._shared &= ~part
 
@@ -313,29 +317,28 @@ class Scope:
         name = filename or (os.path.basename(path) if path else None)
         if not name:
             raise TypeError("add_attachment needs filename= with bytes=")
-        if self._shared & _REST:
-            self._own(_REST)
+        if self._shared & _ATTACHMENTS:
+            self._own(_ATTACHMENTS)
         self._attachments.append(
             {"bytes": bytes, "path": path, "filename": name, "content_type": content_type}
         )
 
     def clear_breadcrumbs(self) -> None:
-        if self._shared & _CRUMBS:
-            self._own(_CRUMBS)
-        self._breadcrumbs.clear()
+        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
+        self._shared &= ~_CRUMBS
 
     def add_event_processor(self, func: EventProcessor) -> None:
         """Run ``func(event, hint)`` on each event of this scope; None drops the event."""
-        if self._shared & _REST:
-            self._own(_REST)
+        if self._shared & _PROCESSORS:
+            self._own(_PROCESSORS)
         self._event_processors.append(func)
 
     def add_error_processor(
         self, func: ErrorProcessor, cls: type[BaseException] | None = None
     ) -> None:
         """Run ``func(event, exc_info)`` on error events (of ``cls`` only, when given)."""
-        if self._shared & _REST:
-            self._own(_REST)
+        if self._shared & _ERROR_PROCESSORS:
+            self._own(_ERROR_PROCESSORS)
         self._error_processors.append((func, cls))
 
     def add_breadcrumb(
