@@ -72,3 +72,8 @@ def test_client_options_is_a_read_only_view_with_the_dsn_as_string() -> None:
     assert options["sample_rate"] == 1.0
     with pytest.raises(TypeError):
         options["dsn"] = "x"  # type: ignore[index]
+
+
+def test_max_event_bytes_below_the_skeleton_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_event_bytes must be at least 1024"):
+        Options(max_event_bytes=100)

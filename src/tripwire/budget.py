@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tripwire.meta import add_note, node_at
-from tripwire.options import DEFAULT_MAX_EVENT_BYTES, Options
+from tripwire.options import DEFAULT_MAX_EVENT_BYTES, MIN_EVENT_BYTES, Options
 from tripwire.serializer import serialize_event
 
 __all__ = ["KEPT_FRAMES", "MIN_EVENT_BYTES", "encode_event"]
@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 # The skeleton event (ids, time, level, the exception's type and value) fits in this; a smaller
 # budget is raised to it.
-MIN_EVENT_BYTES = 1024
 # Frames kept at each end of a stack trace whose middle is dropped: the entry point and the
 # frames closest to the error tell the most.
 KEPT_FRAMES = 10

@@ -15,11 +15,12 @@ from typing import Any
 
 from tripwire.dsn import Dsn
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "Options", "OptionsView", "parse_bool"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "MIN_EVENT_BYTES", "Options", "OptionsView", "parse_bool"]
 
 logger = logging.getLogger("tripwire")
 
 DEFAULT_MAX_EVENT_BYTES = 1_000_000  # Relay's event item limit is 1 MiB (protocol.md §5.4)
+MIN_EVENT_BYTES = 1024  # room for the skeleton the byte budget falls back to (budget.py)
 REQUEST_BODY_SIZES = ("never", "small", "medium", "always")
 
 # Environment variables the CI providers set to the commit being built (scopes-and-options §4).
@@ -163,6 +164,10 @@ class Options:
     def __post_init__(self) -> None:
         _check_number("sample_rate", self.sample_rate, 0.0, 1.0)
         _check_number("shutdown_timeout", self.shutdown_timeout, 0.0)
+        if isinstance(self.max_event_bytes, int) and self.max_event_bytes < MIN_EVENT_BYTES:
+            raise ValueError(
+                f"max_event_bytes must be at least {MIN_EVENT_BYTES}, got {self.max_event_bytes!r}"
+            )
         for name in ("max_breadcrumbs", "transport_queue_size", "max_event_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -9,7 +9,6 @@ counts every drop.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import socket
 import sys
@@ -264,23 +263,9 @@ def serialize(event: Event, capture: Capture) -> Event:
     return serializer.serialize_event(event, capture.options)
 
 
-# A scrubber keeps per-walk state, and one serves every thread; a fork gets a fresh lock
-# (a lock held by another thread at fork time would stay held in the child forever).
-_scrub_lock = threading.Lock()
-
-
-def _new_scrub_lock() -> None:
-    global _scrub_lock
-    _scrub_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_scrub_lock)
-
-
 def scrub(event: Event, capture: Capture) -> Event:
     """Secrets by key name and by value shape become ``[Filtered]`` (scrubbing.md §4)."""
-    with _scrub_lock:
-        capture.client.scrubber.scrub_event(event)
+    capture.client.scrubber.scrub_event(event)  # thread-safe: each walk keeps its own state
     return event
 
 
