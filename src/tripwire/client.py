@@ -23,6 +23,7 @@ from tripwire.options import Options, OptionsView
 from tripwire.pipeline import (
     Capture,
     Drop,
+    add_process_data,
     apply_scope,
     attach_stacktrace,
     drop_ignored_errors,
@@ -57,6 +58,7 @@ PIPELINE: tuple[Step, ...] = (
     mark_in_app,
     serialize,
     scrub,
+    add_process_data,  # after serialize and scrub: built by us, nothing to convert or hide
     run_before_send,
 )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tripwire import drops, serializer
 from tripwire.breadcrumbs import merge_breadcrumbs
 from tripwire.events import contexts, frames
+from tripwire.integrations.modules import add_modules
 from tripwire.options import Options
 from tripwire.scope import Scope, global_event_processors
 from tripwire.types import Event, Hint
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Capture",
     "Drop",
+    "add_process_data",
     "apply_scope",
     "attach_stacktrace",
     "drop_ignored_errors",
@@ -245,11 +247,25 @@ def fill_defaults(event: Event, capture: Capture) -> Event:
     if options.dist is not None:
         event.setdefault("dist", options.dist)
     event.setdefault("server_name", options.server_name or _hostname())
-    event.setdefault("sdk", capture.client.sdk_info)
-    event_contexts = event.setdefault("contexts", {})
+    return event
+
+
+def add_process_data(event: Event, capture: Capture) -> Event:
+    """``sdk``, ``modules`` and the runtime, os and device contexts, after serialize and scrub.
+
+    They are built by tripwire once per process, JSON-safe and free of secrets, so neither
+    step needs to walk them again on every event; ``before_send`` still sees them.
+    """
+    if "sdk" not in event:
+        event["sdk"] = dict(capture.client.sdk_info)
+    event_contexts = event.get("contexts")
+    if not isinstance(event_contexts, dict):
+        event_contexts = event["contexts"] = {}
     for key, value in contexts.default_contexts().items():
         if key not in event_contexts:
             event_contexts[key] = value
+    if "modules" in capture.client.integrations:
+        add_modules(event)
     return event
 
 

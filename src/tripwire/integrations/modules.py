@@ -10,10 +10,9 @@ from importlib import metadata
 from typing import ClassVar
 
 from tripwire.integrations import Integration
-from tripwire.scope import add_global_event_processor, get_client
-from tripwire.types import Event, Hint
+from tripwire.types import Event
 
-__all__ = ["ModulesIntegration", "installed_distributions"]
+__all__ = ["ModulesIntegration", "add_modules", "installed_distributions"]
 
 _cache: dict[str, str] | None = None
 
@@ -32,16 +31,20 @@ def installed_distributions() -> dict[str, str]:
 
 
 class ModulesIntegration(Integration):
-    """Adds ``modules`` to each event that has none."""
+    """Adds ``modules`` to each event that has none (in the pipeline's last steps)."""
 
     identifier: ClassVar[str] = "modules"
 
     @staticmethod
     def setup_once() -> None:
-        add_global_event_processor(_add_modules)
+        """Nothing to patch: the pipeline's ``add_process_data`` step adds ``modules``.
+
+        That step runs after serialize and scrub, which need not walk this mapping (tripwire
+        builds it, JSON-safe and free of secrets) on every event.
+        """
 
 
-def _add_modules(event: Event, hint: Hint) -> Event:
-    if "modules" not in event and get_client().get_integration(ModulesIntegration) is not None:
+def add_modules(event: Event) -> None:
+    """Put the installed distributions on ``event`` unless it names its own."""
+    if "modules" not in event:
         event["modules"] = dict(installed_distributions())
-    return event
