@@ -414,3 +414,23 @@ def test_exception_dropped_by_before_send_can_be_sent_when_captured_again() -> N
         assert tripwire.capture_exception(error) is None
         assert tripwire.capture_exception(error) is not None
     assert len(events) == 1
+
+
+@pytest.mark.filterwarnings("ignore:This process:DeprecationWarning")  # fork with threads (3.12+)
+def test_a_forked_child_draws_different_event_ids_than_its_parent() -> None:
+    import os
+
+    from tripwire.client import Client
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write its next id and leave at once
+        os.write(write_end, Client.new_event_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    parent_id = Client.new_event_id()
+    os.waitpid(pid, 0)
+    child_id = os.read(read_end, 64).decode()
+    os.close(read_end)
+    assert len(child_id) == 32
+    assert child_id != parent_id
