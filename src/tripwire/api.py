@@ -10,7 +10,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -22,6 +22,7 @@ from tripwire.options import Options
 from tripwire.scope import (
     Scope,
     as_text,
+    capture_layers,
     get_client,
     get_current_scope,
     get_global_scope,
@@ -139,48 +140,6 @@ def init(dsn: str | None = None, **options: Any) -> _InitGuard:
     return _InitGuard(client)
 
 
-def _layers(
-    on: Scope | None, scope: Scope | Callable[[Scope], object] | None, kwargs: dict[str, Any]
-) -> tuple[Scope, ...]:
-    layers = [get_global_scope(), get_isolation_scope(), get_current_scope()]
-    if on is not None and on not in layers:
-        layers.append(on)
-    if isinstance(scope, Scope):
-        if scope not in layers:
-            layers.append(scope)
-    elif callable(scope):
-        extra = Scope()
-        scope(extra)
-        layers.append(extra)
-    if kwargs:
-        layers.append(_scope_from_kwargs(kwargs))
-    return tuple(layers)
-
-
-def _scope_from_kwargs(kwargs: dict[str, Any]) -> Scope:
-    # scopes-and-options.md §3: accept `extra=` as an alias of `extras=`; an unknown keyword
-    # is logged and ignored rather than losing the event.
-    layer = Scope()
-    for key, value in kwargs.items():
-        if key == "tags":
-            layer.set_tags(value)
-        elif key in ("extra", "extras") and isinstance(value, Mapping):
-            for name, item in value.items():
-                layer.set_extra(name, item)
-        elif key == "contexts" and isinstance(value, Mapping):
-            for name, item in value.items():
-                layer.set_context(name, item)
-        elif key == "user":
-            layer.set_user(value)
-        elif key == "level":
-            layer.set_level(value)
-        elif key == "fingerprint" and isinstance(value, (list, tuple)):
-            layer.fingerprint = list(value)
-        elif key != "attributes":
-            logger.warning("ignoring unknown capture keyword %r", key)
-    return layer
-
-
 def _capture_event(
     event: Event,
     hint: Hint | None,
@@ -194,7 +153,7 @@ def _capture_event(
     if not isinstance(event, dict):
         logger.warning("capture_event takes a dict, got %s", type(event).__name__)
         return None
-    return client.capture(dict(event), hint, _layers(on, scope, kwargs))  # type: ignore[arg-type]
+    return client.capture(dict(event), hint, capture_layers(on, scope, kwargs))  # type: ignore[arg-type]
 
 
 def _capture_message(
@@ -210,7 +169,7 @@ def _capture_message(
     event: Event = {"message": as_text(message)}
     if level is not None:
         event["level"] = level
-    return client.capture(event, None, _layers(on, scope, kwargs))
+    return client.capture(event, None, capture_layers(on, scope, kwargs))
 
 
 def _capture_exception(
@@ -234,7 +193,7 @@ def _capture_exception(
         error, client.config, mechanism={"type": "generic", "handled": True}
     )
     event.pop("level", None)  # unless a scope or keyword says otherwise, fill_defaults: error
-    return client.capture(event, hint, _layers(on, scope, kwargs))
+    return client.capture(event, hint, capture_layers(on, scope, kwargs))
 
 
 def capture_event(

@@ -36,7 +36,7 @@ from tripwire.pipeline import (
     scrub,
     serialize,
 )
-from tripwire.scope import Scope, get_current_scope, get_global_scope, get_isolation_scope
+from tripwire.scope import Scope, capture_layers
 from tripwire.scrubber import EventScrubber
 from tripwire.transport.base import CallableTransport, Transport
 from tripwire.types import Event, Hint
@@ -150,10 +150,7 @@ class Client:
         self, event: Event, hint: Hint | None = None, scope: Scope | None = None
     ) -> str | None:
         """Send ``event`` merged with the active scopes (and ``scope``). Returns its id or None."""
-        layers = [get_global_scope(), get_isolation_scope(), get_current_scope()]
-        if scope is not None and scope not in layers:
-            layers.append(scope)
-        return self.capture(event, hint, tuple(layers))
+        return self.capture(event, hint, capture_layers(None, scope, {}))
 
     def capture(self, event: Event, hint: Hint | None, layers: tuple[Scope, ...]) -> str | None:
         if self.transport is None or _in_pipeline.get():

@@ -26,6 +26,7 @@ __all__ = [
     "ScopeType",
     "add_global_event_processor",
     "as_text",
+    "capture_layers",
     "get_current_scope",
     "get_global_scope",
     "get_isolation_scope",
@@ -496,6 +497,50 @@ def _reset(var: ContextVar[Scope | None], token: Token[Scope | None]) -> None:
     except ValueError:
         # Exited in another context (a generator finished elsewhere): keep going.
         logger.debug("scope exited in another context than it was entered in")
+
+
+def capture_layers(
+    on: Scope | None, scope: Scope | Callable[[Scope], object] | None, kwargs: dict[str, Any]
+) -> tuple[Scope, ...]:
+    """The scopes one capture merges, lowest precedence first: global, isolation, current,
+    the scope it was called on, ``scope=`` (a Scope or a callable that fills one), kwargs."""
+    layers = [get_global_scope(), get_isolation_scope(), get_current_scope()]
+    if on is not None and on not in layers:
+        layers.append(on)
+    if isinstance(scope, Scope):
+        if scope not in layers:
+            layers.append(scope)
+    elif callable(scope):
+        extra = Scope()
+        scope(extra)
+        layers.append(extra)
+    if kwargs:
+        layers.append(_scope_from_kwargs(kwargs))
+    return tuple(layers)
+
+
+def _scope_from_kwargs(kwargs: dict[str, Any]) -> Scope:
+    # scopes-and-options.md §3: accept `extra=` as an alias of `extras=`; an unknown keyword
+    # is logged and ignored rather than losing the event.
+    layer = Scope()
+    for key, value in kwargs.items():
+        if key == "tags":
+            layer.set_tags(value)
+        elif key in ("extra", "extras") and isinstance(value, Mapping):
+            for name, item in value.items():
+                layer.set_extra(name, item)
+        elif key == "contexts" and isinstance(value, Mapping):
+            for name, item in value.items():
+                layer.set_context(name, item)
+        elif key == "user":
+            layer.set_user(value)
+        elif key == "level":
+            layer.set_level(value)
+        elif key == "fingerprint" and isinstance(value, (list, tuple)):
+            layer.fingerprint = list(value)
+        elif key != "attributes":
+            logger.warning("ignoring unknown capture keyword %r", key)
+    return layer
 
 
 def add_global_event_processor(processor: EventProcessor) -> EventProcessor:
