@@ -48,6 +48,8 @@ class Sender(Protocol):
 
     def reset(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class _Stop(Exception):
     pass
@@ -268,6 +270,7 @@ class Worker:
             try:
                 wait = self._pass()
             except _Stop:
+                self._sender.close()
                 return
             except Exception:
                 # The worker is the outermost frame of its thread: log, count, carry on.
