@@ -11,9 +11,11 @@ when one is configured. Worker side; raises ``OSError`` (``ssl`` and timeouts in
 from __future__ import annotations
 
 import socket
-import ssl
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["Connection", "ProtocolError", "Reply", "tls_context"]
 
@@ -36,6 +38,8 @@ def tls_context(
     ca_certs: str | None, cert_file: str | None, key_file: str | None
 ) -> ssl.SSLContext:
     """A client context: certificates verified against ``ca_certs``, optional client cert."""
+    import ssl
+
     context = ssl.create_default_context(cafile=ca_certs)
     if cert_file:
         context.load_cert_chain(cert_file, key_file or None)
@@ -96,8 +100,17 @@ class Connection:
                 error = exc
         raise error or OSError(f"no address found for {host}")
 
-    def post(self, target: str, body: bytes, headers: Mapping[str, str]) -> Reply:
-        """POST ``body`` to ``target`` (a path) and read the whole answer. Raises OSError."""
+    def post(
+        self,
+        target: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        meanwhile: Callable[[], object] | None = None,
+    ) -> Reply:
+        """POST ``body`` to ``target`` (a path) and read the whole answer. Raises OSError.
+
+        ``meanwhile`` runs once the request is written, while the server works on it.
+        """
         lines = [f"POST {target} HTTP/1.1", f"Host: {self._host_header}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append(f"Content-Length: {len(body)}")
@@ -106,6 +119,8 @@ class Connection:
             self._sock = self._connect()
         try:
             self._sock.sendall(request)
+            if meanwhile is not None:
+                meanwhile()
             reply, keep = self._read_reply()
         except BaseException:
             self.close()

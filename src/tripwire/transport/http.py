@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ USER_AGENT = f"{SDK_NAME}/{VERSION}"
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
 SPOTLIGHT_TIMEOUT_S = 2.0
+PREPARED_FOR_S = 1.0  # a body prepared ahead longer ago is stamped again (sent_at)
 GZIP_LEVEL = 6  # level 9 costs twice the CPU for a few percent on event JSON
 DEFAULT_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)  # as urllib3's
 KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
@@ -199,10 +201,11 @@ def post_direct(
     body: bytes,
     headers: dict[str, str],
     limits: RateLimits,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Outcome:
     """POST ``body`` on the kept-alive ``connection``; its errors become an ``Outcome``."""
     try:
-        reply = connection.post(target, body, headers)
+        reply = connection.post(target, body, headers, meanwhile)
     except (OSError, ValueError) as exc:  # ValueError: e.g. a bad certificate file
         return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
     return outcome_of(reply.status, reply.headers, reply.body, limits)
@@ -219,6 +222,23 @@ def outcome_of(status: int, headers: Mapping[str, str], body: bytes, limits: Rat
         return Retry(f"server answered {status}", is_network=False)
     logger.warning("server answered %d: %r", status, body[:500])
     return Rejected(status)
+
+
+def _prepare(outbound: Outbound) -> None:
+    import gzip
+
+    stamped = stamp_sent_at(outbound.body, time.time())
+    outbound.wire = (time.monotonic(), gzip.compress(stamped, GZIP_LEVEL, mtime=0))
+
+
+def _request_body(outbound: Outbound) -> bytes:
+    """The gzipped body with ``sent_at`` now: the one prepared ahead, unless it is stale."""
+    prepared, outbound.wire = outbound.wire, None
+    if prepared is None or time.monotonic() - prepared[0] > PREPARED_FOR_S:
+        _prepare(outbound)
+        prepared, outbound.wire = outbound.wire, None
+    assert prepared is not None
+    return prepared[1]
 
 
 class HttpSender:
@@ -277,12 +297,11 @@ class HttpSender:
         if connection is not None:
             connection.close()
 
-    def send(self, outbound: Outbound) -> Outcome:
+    def send(self, outbound: Outbound, upcoming: Outbound | None = None) -> Outcome:
+        """Send ``outbound``; while the server answers, prepare the body of ``upcoming``."""
         if self._dsn is None:
             return Sent()
-        import gzip
-
-        body = gzip.compress(stamp_sent_at(outbound.body, time.time()), GZIP_LEVEL, mtime=0)
+        body = _request_body(outbound)
         if self._is_proxied():  # a proxy: urllib3 knows CONNECT, SOCKS and TLS to the proxy
             if self._pool is None:
                 self._pool = make_pool(self._options, self._dsn, self._timeout_s)
@@ -292,7 +311,10 @@ class HttpSender:
                 self._connection = make_connection(self._options, self._dsn, self._timeout_s)
             except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
                 return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
-        return post_direct(self._connection, self._target, body, self._headers, self._limits)
+        meanwhile = None if upcoming is None else partial(_prepare, upcoming)
+        return post_direct(
+            self._connection, self._target, body, self._headers, self._limits, meanwhile
+        )
 
     def mirror(self, outbound: Outbound) -> None:
         """Best effort copy to Spotlight; on failure it is skipped for a while (1 s to 60 s)."""
@@ -350,7 +372,7 @@ class HttpTransport(Transport):
             limits=limits,
             send_client_reports=options.send_client_reports,
             max_queue_bytes=options.max_queue_bytes,
-            inbox_limit=max(options.transport_queue_size, options.max_queue_bytes // 1024),
+            min_inbox=options.transport_queue_size,
             shutdown_timeout=options.shutdown_timeout,
             debug=options.debug,
         )
