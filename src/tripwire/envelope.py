@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -48,6 +49,17 @@ def format_timestamp(value: float | datetime) -> str:
     else:
         moment = datetime.fromtimestamp(value, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# A fork waits while an item's remaining steps run: they may hold locks (an import's, a lazy
+# cache's) that a child could never get back, since the thread holding them is not copied.
+_FINISHING = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_FINISHING.acquire,
+        after_in_parent=_FINISHING.release,
+        after_in_child=_FINISHING.release,
+    )
 
 
 def _dumps(value: object) -> bytes:
@@ -99,7 +111,8 @@ class Item:
                 finish, self._finish = self._finish, None
                 if finish is not None:
                     unfinished, self._json = self._json, None  # never readable unscrubbed
-                    self._json = finish(unfinished)
+                    with _FINISHING:
+                        self._json = finish(unfinished)
         return self._json
 
     @json.setter
