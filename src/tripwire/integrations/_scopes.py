@@ -14,7 +14,7 @@ from typing import NamedTuple
 from tripwire import scope
 from tripwire.scope import Scope, get_current_scope, get_isolation_scope
 
-__all__ = ["Forks", "enter", "fork_scopes", "leave"]
+__all__ = ["Forks", "Tokens", "enter", "enter_isolation", "fork_scopes", "leave"]
 
 
 class Forks(NamedTuple):
@@ -38,3 +38,11 @@ def enter(forks: Forks) -> Tokens:
 def leave(tokens: Tokens) -> None:
     scope._current_scope.reset(tokens[1])
     scope._isolation_scope.reset(tokens[0])
+
+
+def enter_isolation(isolation: Scope) -> Tokens:
+    """Make ``isolation`` (a fork the caller prepared) and a fork of the current scope this
+    context's scopes; ``leave(tokens)`` restores the previous ones. Per request: no tuple of
+    forks, no context manager."""
+    current = get_current_scope().fork()
+    return scope._isolation_scope.set(isolation), scope._current_scope.set(current)
