@@ -3,10 +3,11 @@
 Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JSON data only,
 custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
 
-- a key is secret when, lower-cased with ``-`` read as ``_``, it equals an entry of the deny
-  lists, or one of its words is, starts with or ends with one of the key terms (sentry 2.75's
-  ``data_collection`` list; terms under four letters must be whole words);
-  ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie`` always are;
+- a key is secret by ``secret_names``' rule, the one ``safe_repr`` applies inside reprs: it
+  equals an entry of the deny lists, or its words contain one of the key terms (sentry 2.75's
+  ``data_collection`` list and ours; names of the client's address unless
+  ``send_default_pii``); ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and
+  ``Set-Cookie`` always are;
 - nested dicts and lists are scrubbed too (``recursive`` defaults to True): ``extra``, ``user``,
   custom contexts, tags, breadcrumb data, frame ``vars``, request headers/cookies/data/env;
 - query strings (``request.query_string``, the query of ``request.url`` and of breadcrumb URLs)
@@ -30,15 +31,15 @@ from urllib.parse import unquote_plus
 
 from tripwire.meta import add_note
 from tripwire.options import Options
-from tripwire.secrets import (
+from tripwire.secret_names import (
     DEFAULT_DENYLIST,
     DEFAULT_KEY_TERMS,
     DEFAULT_PII_DENYLIST,
-    DEFAULT_VALUE_PATTERNS,
-    FILTERED,
+    DEFAULT_PII_KEY_TERMS,
     SECRET_HEADERS,
-    ValueShapes,
+    SecretNames,
 )
+from tripwire.secrets import DEFAULT_VALUE_PATTERNS, FILTERED, ValueShapes
 from tripwire.types import Event
 
 __all__ = [
@@ -86,8 +87,9 @@ class EventScrubber:
     verdicts and clean source lines are only added to or cleared whole.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
-    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are words of key
-    names (default ``DEFAULT_KEY_TERMS``; ``[]`` turns substring matching off);
+    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST`` plus the terms
+    ``DEFAULT_PII_KEY_TERMS``); ``key_terms`` are words of key names (default
+    ``DEFAULT_KEY_TERMS``; ``[]`` turns word matching off);
     ``value_patterns`` are regexes of secrets found in any string (default
     ``DEFAULT_VALUE_PATTERNS``; a group named ``secret`` limits what is replaced). Extend a
     default by passing it plus your own, e.g. ``key_terms=[*DEFAULT_KEY_TERMS, "ssn"]``.
@@ -111,8 +113,10 @@ class EventScrubber:
         self.key_terms = [
             t.lower() for t in (DEFAULT_KEY_TERMS if key_terms is None else key_terms)
         ]
-        self._names = frozenset(_normal(name) for name in self.denylist) | SECRET_HEADERS
-        self._terms = frozenset(_normal(term) for term in self.key_terms if term)
+        terms = list(self.key_terms)
+        if not send_default_pii and pii_denylist is None:
+            terms += DEFAULT_PII_KEY_TERMS
+        self._secret_names = SecretNames([*self.denylist, *SECRET_HEADERS], terms)
         self._shapes = ValueShapes(
             DEFAULT_VALUE_PATTERNS if value_patterns is None else value_patterns
         )
@@ -124,8 +128,7 @@ class EventScrubber:
         """True when values under ``key`` are replaced."""
         verdict = self._verdicts.get(key)
         if verdict is None:
-            name = _normal(key)
-            verdict = name in self._names or _has_secret_word(key, self._terms)
+            verdict = self._secret_names.is_secret(key)
             if len(self._verdicts) >= _MAX_REMEMBERED:
                 self._verdicts.clear()
                 self._safe_keys.clear()
@@ -380,36 +383,6 @@ class EventScrubber:
         if path is not None:
             add_note(walk.notes, path, _SUBSTITUTED)
         return separator.join(parts)
-
-
-def _normal(name: str) -> str:
-    return name.lower().replace("-", "_")
-
-
-# Words of a key name: snake_case, kebab-case, dotted and camelCase split apart.
-_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_SHORT_TERM = 4  # shorter terms (key, pwd, sid, sso, jwt) must be a whole word
-# Words that start with a term but name no secret ("author" is not "auth").
-_INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
-
-
-def _has_secret_word(key: str, terms: frozenset[str]) -> bool:
-    """A word of ``key`` is a term, or starts or ends with one of four letters or more.
-
-    Matching whole words, not substrings, keeps ``processor_count`` (which holds "sso") and
-    ``inside`` (which holds "sid") while ``X-Auth-Token``, ``dbPassword``, ``accesstoken`` and
-    ``client_secret`` are caught.
-    """
-    for word in _WORDS.findall(key):
-        word = word.lower()
-        if word in terms:
-            return True
-        if word in _INNOCENT_WORDS:
-            continue
-        for term in terms:
-            if len(term) >= _SHORT_TERM and (word.startswith(term) or word.endswith(term)):
-                return True
-    return False
 
 
 def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:

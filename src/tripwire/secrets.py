@@ -1,4 +1,4 @@
-"""Secrets recognised by their shape inside any string, and the key names that mark secrets.
+"""Secrets recognised by their shape inside any string (the names that mark secrets: secret_names).
 
 Used by the scrubber (scrubbing.md §4) on the caller's thread: every pattern is compiled once
 into one alternation, so a string without a secret costs a single regex search.
@@ -10,32 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-__all__ = [
-    "DEFAULT_DENYLIST",
-    "DEFAULT_KEY_TERMS",
-    "DEFAULT_PII_DENYLIST",
-    "DEFAULT_VALUE_PATTERNS",
-    "SECRET_HEADERS",
-    "ValueShapes",
-    "is_card_number",
-]
-
-# sentry_sdk.scrubber's lists, names and order kept: matched as whole keys.
-DEFAULT_DENYLIST = [
-    "password", "passwd", "secret", "api_key", "apikey", "auth", "credentials", "mysql_pwd",
-    "privatekey", "private_key", "token", "session", "csrftoken", "sessionid", "x_csrftoken",
-    "x_forwarded_for", "set_cookie", "cookie", "authorization", "proxy-authorization",
-    "x_api_key", "aiohttp_session", "connect.sid", "csrf_token", "csrf", "_csrf",
-    "_csrf_token", "PHPSESSID", "_session", "symfony", "user_session", "_xsrf", "XSRF-TOKEN",
-]  # fmt: skip
-DEFAULT_PII_DENYLIST = ["x_forwarded_for", "x_real_ip", "ip_address", "remote_addr"]
-# sentry_sdk 2.75 data_collection's terms: a key *containing* one of them is secret.
-DEFAULT_KEY_TERMS = [
-    "auth", "token", "secret", "password", "passwd", "pwd", "key", "jwt", "bearer", "sso",
-    "saml", "csrf", "xsrf", "credentials", "session", "sid", "identity",
-]  # fmt: skip
-# Always secret, whatever the lists say (compared after lower-casing and "-" -> "_").
-SECRET_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
+__all__ = ["DEFAULT_VALUE_PATTERNS", "FILTERED", "ValueShapes", "is_card_number"]
 
 # Each pattern names the part to replace as its group "secret" (else the whole match). The
 # literals after each are its triggers: the pattern can only match a text containing one, and a

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl
 import tripwire
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
-from tripwire.integrations._scopes import Tokens, enter_isolation, leave
-from tripwire.scope import Scope, get_isolation_scope
+from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
+from tripwire.scope import Scope
 from tripwire.types import Event, Hint
 
 __all__ = [
@@ -422,14 +422,14 @@ class RequestState:
             isolation.clear_breadcrumbs()
         isolation.add_event_processor(self.process)
         self.isolation = isolation
-        self._tokens = enter_isolation(isolation)
+        self._tokens = activate(isolation, get_current_scope().fork())
         return isolation
 
     def leave(self) -> None:
         """Restore the scopes ``enter()`` replaced."""
         if self._tokens is not None:
             tokens, self._tokens = self._tokens, None
-            leave(tokens)
+            deactivate(tokens)
 
     def adopt(self, mechanism_type: str, describe: Describe | None) -> None:
         """A framework inside an outer middleware knows the request better: use its view."""
