@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import tripwire
+from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
-from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
 from tripwire.scope import Scope
 from tripwire.types import Event, Hint
 
