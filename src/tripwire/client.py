@@ -1,7 +1,9 @@
 """The client: what to send. ``PIPELINE`` is the ordered list of capture steps.
 
-The steps run on the caller's thread and only snapshot and merge; encoding, compression and
-delivery happen on the transport's worker.
+The caller's thread runs the steps up to ``serialize``, which snapshots the event into plain
+data it owns. The steps after it run on the transport's worker along with encoding,
+compression and delivery, unless ``before_send`` is set: its answer decides what the capture
+returns, so then every step runs on the caller's thread.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from tripwire import drops
-from tripwire import scope as scope_module
+from tripwire import active, drops
 from tripwire._version import SDK_NAME, VERSION
+from tripwire.active import capture_layers
 from tripwire.budget import encode_event
 from tripwire.envelope import Envelope, Item
 from tripwire.integrations import Integration, setup_integrations
@@ -36,7 +38,7 @@ from tripwire.pipeline import (
     scrub,
     serialize,
 )
-from tripwire.scope import Scope, capture_layers
+from tripwire.scope import Scope
 from tripwire.scrubber import EventScrubber
 from tripwire.transport.base import CallableTransport, Transport
 from tripwire.types import Event, Hint
@@ -62,13 +64,19 @@ PIPELINE: tuple[Step, ...] = (
     run_before_send,
 )
 
+# Where the steps that may run on the worker begin: after serialize, the event holds only
+# plain data that nothing else references, so reading it later from another thread is safe.
+WORKER_STEPS_FROM = PIPELINE.index(serialize) + 1
+
 # A capture started while the pipeline runs (a processor that logs an error, say) is dropped.
 _in_pipeline: ContextVar[bool] = ContextVar("tripwire_in_pipeline", default=False)
 
 
-def run_pipeline(event: Event, capture: Capture) -> Event | None:
-    """Run every step; a ``Drop`` ends the capture and is counted with its reason."""
-    for step in PIPELINE:
+def run_pipeline(
+    event: Event, capture: Capture, start: int = 0, stop: int | None = None
+) -> Event | None:
+    """Run the steps ``PIPELINE[start:stop]``; a ``Drop`` ends the capture and is counted."""
+    for step in PIPELINE[start:stop]:
         outcome = step(event, capture)
         if isinstance(outcome, Drop):
             capture.client.drops.count(outcome.reason, "error")
@@ -126,6 +134,9 @@ class Client:
         }
         self.scrubber: EventScrubberLike = _make_scrubber(options)
         self._max_event_bytes = options.max_event_bytes
+        # The worker's steps need no hint or scopes: one Capture serves every event.
+        self._worker_capture = Capture({}, (), self, options)
+        self._on_caller_until = None if options.before_send is not None else WORKER_STEPS_FROM
 
     @property
     def dsn(self) -> str | None:
@@ -158,14 +169,16 @@ class Client:
         token = _in_pipeline.set(True)
         try:
             capture = Capture(dict(hint or {}), layers, self, self.config)
-            finished = run_pipeline(event, capture)
+            until = self._on_caller_until
+            snapshot = run_pipeline(event, capture, stop=until)
         finally:
             _in_pipeline.reset(token)
-        if finished is None:
+        if snapshot is None:
             return None
-        event_id = str(finished.get("event_id"))
+        event_id = str(snapshot.get("event_id"))
         envelope = Envelope({"event_id": event_id})
-        envelope.add_item(Item("event", json=finished, encode=self._encode_event))
+        finish = None if until is None else self._finish_event
+        envelope.add_item(Item("event", json=snapshot, encode=self._encode_event, finish=finish))
         for attachment in capture.hint.get("attachments") or ():
             item = _attachment_item(attachment)
             if item is not None:
@@ -173,6 +186,13 @@ class Client:
         self.transport.capture_envelope(envelope)
         layers[1]._last_event_id = event_id
         return event_id
+
+    def _finish_event(self, event: Event) -> Event:
+        """The steps after the snapshot (called on the worker, or wherever the item is read)."""
+        finished = run_pipeline(event, self._worker_capture, start=WORKER_STEPS_FROM)
+        if finished is None:  # no step after the snapshot drops without before_send
+            raise ValueError("the event was dropped after its snapshot")
+        return finished
 
     def _encode_event(self, event: object) -> bytes:
         """The event item's bytes, within ``max_event_bytes`` (called on the worker)."""
@@ -292,4 +312,4 @@ class NonRecordingClient:
 
 
 NON_RECORDING_CLIENT = NonRecordingClient()
-scope_module._fallback_client.append(NON_RECORDING_CLIENT)
+active._fallback_client.append(NON_RECORDING_CLIENT)

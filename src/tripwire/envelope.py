@@ -1,13 +1,17 @@
 """Envelopes (protocol.md §5): built on the caller's thread, encoded on the worker.
 
 An item may hold its payload as a JSON-able object (``json``) or as bytes; JSON encoding
-happens in ``serialize()``, which only the transport's worker calls.
+happens in ``serialize()``, which only the transport's worker calls. An event item may also
+carry the capture steps left to run (``finish``): they run once, on whichever thread first
+reads ``json`` or the payload, which for tripwire's own transport is the worker.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import os
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -47,6 +51,17 @@ def format_timestamp(value: float | datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# A fork waits while an item's remaining steps run: they may hold locks (an import's, a lazy
+# cache's) that a child could never get back, since the thread holding them is not copied.
+_FINISHING = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_FINISHING.acquire,
+        after_in_parent=_FINISHING.release,
+        after_in_child=_FINISHING.release,
+    )
+
+
 def _dumps(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
@@ -62,12 +77,17 @@ class Item:
         json: object = None,
         headers: dict[str, Any] | None = None,
         encode: Callable[[object], bytes] | None = None,
+        finish: Callable[[Any], object] | None = None,
     ) -> None:
         self.headers: dict[str, Any] = dict(headers or {})
         self.headers["type"] = type
         self._bytes = payload
-        self.json = json
+        self._json = json
         self._encode = encode
+        self._finish = finish
+        # Two threads may read an unfinished item (a transport's caller side and its worker);
+        # neither may see it half-finished, and the steps must not run twice.
+        self._finishing = threading.Lock() if finish is not None else None
 
     @classmethod
     def attachment(
@@ -82,6 +102,23 @@ class Item:
         if attachment_type:
             headers["attachment_type"] = attachment_type
         return cls("attachment", payload=data, headers=headers)
+
+    @property
+    def json(self) -> Any:
+        """The JSON-able payload, with the remaining capture steps run on it first."""
+        if self._finishing is not None:
+            with self._finishing:
+                finish, self._finish = self._finish, None
+                if finish is not None:
+                    unfinished, self._json = self._json, None  # never readable unscrubbed
+                    with _FINISHING:
+                        self._json = finish(unfinished)
+        return self._json
+
+    @json.setter
+    def json(self, value: Any) -> None:
+        self._json = value
+        self._finish = None
 
     @property
     def type(self) -> str:

@@ -248,3 +248,35 @@ def test_official_sdk_with_spotlight_and_no_dsn_lands_in_the_default_project(
     subprocess.run([sys.executable, "-c", code, f"{inbox.url}/stream"], check=True, timeout=60)
     [issue] = queries.issues(storage)
     assert (issue.title, issue.project_id) == ("seen by spotlight", 1)
+
+
+def _stored_body(storage: Storage, event_id: str) -> bytes:
+    row = storage.reader.execute("SELECT body FROM events WHERE event_id = ?", (event_id,))
+    body: bytes = row.fetchone()[0]
+    return body
+
+
+def test_a_gzipped_envelope_of_one_event_is_kept_as_it_came_and_reads_back_whole(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    key = storage.default_project().public_key
+    event = make_event()
+    reply = post(envelope_url(inbox), envelope(event), key=key, gzipped=True)
+    assert reply.status == 200
+    assert _stored_body(storage, event["event_id"])[:2] == b"\x1f\x8b"
+    stored = queries.event(storage, event["event_id"])
+    assert stored is not None
+    assert stored.body == event
+
+
+def test_an_envelope_with_more_than_its_event_stores_only_the_event(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    key = storage.default_project().public_key
+    event = make_event()
+    body = envelope(event) + b'{"type":"session"}\n{"sid":"x"}\n'
+    assert post(envelope_url(inbox), body, key=key, gzipped=True).status == 200
+    assert _stored_body(storage, event["event_id"])[:1] == b"\x78"  # zlib, the event alone
+    stored = queries.event(storage, event["event_id"])
+    assert stored is not None
+    assert stored.body == event

@@ -94,6 +94,7 @@ class Ingest:
     client_reports: list[ClientReportCount] = field(default_factory=list)
     skipped_items: int = 0
     dsn_key: str | None = None
+    is_envelope: bool = False
 
     @property
     def event_id(self) -> str | None:
@@ -219,7 +220,7 @@ def parse_envelope(body: bytes) -> Ingest:
     """Parse an envelope (protocol.md §5). Raises ``IngestError`` on any malformed part."""
     head, newline, _rest = body.partition(b"\n")
     headers = _headers(head, "envelope header")
-    result = Ingest()
+    result = Ingest(is_envelope=True)
     dsn = headers.get("dsn")
     if dsn is not None:
         try:

@@ -1,23 +1,28 @@
 """The inbox as an ASGI app: Sentry's ingest endpoints, Spotlight's ``/stream`` and the UI.
 
-Every refusal is an ``IngestError`` raised somewhere below and answered by the one handler
-here, with its status and a one-line reason (JSON ``detail`` and ``X-Sentry-Error``).
+Ingest POSTs are answered by ``ingest_endpoint``, a plain ASGI function in front of the
+Starlette app that serves the rest. Every refusal is an ``IngestError`` raised somewhere
+below and answered there, with its status and a one-line reason (JSON ``detail`` and
+``X-Sentry-Error``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tripwire.inbox import codec
 from tripwire.inbox.ingest import (
     MAX_BODY_BYTES,
     Auth,
@@ -32,11 +37,11 @@ from tripwire.inbox.ingest import (
     parse_envelope,
     parse_store,
 )
-from tripwire.inbox.records import Project, prepare
+from tripwire.inbox.records import GZIP_MAGIC, Project, prepare
 from tripwire.inbox.storage import Storage
 from tripwire.inbox.writer import Writer
 
-__all__ = ["Inbox", "create_app"]
+__all__ = ["Inbox", "InboxApp", "create_app", "ingest_endpoint"]
 
 # Past this the decoding runs on a worker thread, so a big body does not stall the loop.
 _INLINE_DECODE_BYTES = 256 * 1024
@@ -46,6 +51,12 @@ _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
 }
+_JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    *((name.lower().encode(), value.encode()) for name, value in _CORS.items()),
+]
+# protocol.md §9: the trailing slash is optional.
+_INGEST_PATH = re.compile(r"/api/([0-9]+)/(envelope|store)/?")
 
 
 class Inbox:
@@ -80,12 +91,44 @@ class Inbox:
         return project
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived: there is no one to answer."""
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _query_key(scope: Scope) -> str | None:
+    query: bytes = scope.get("query_string", b"")
+    if b"sentry_key" not in query:
+        return None
+    keys = {value for name, value in parse_qsl(query.decode("latin-1")) if name == "sentry_key"}
+    if len(keys) > 1:
+        raise Forbidden("the query string names different keys")
+    return keys.pop() if keys else None
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    declared = _header(scope, b"content-length") or ""
     too_large = declared.isdigit() and int(declared) > MAX_BODY_BYTES
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             too_large = True
@@ -93,11 +136,13 @@ async def _read_body(request: Request) -> bytes:
             chunks.clear()
             if size > _MAX_DRAIN_BYTES:
                 break
-        else:
+        elif chunk:
             chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     if too_large:
         raise PayloadTooLarge(f"body is over the {MAX_BODY_BYTES} byte limit")
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _decode(body: bytes, encoding: str | None, is_envelope: bool) -> Ingest:
@@ -105,40 +150,126 @@ def _decode(body: bytes, encoding: str | None, is_envelope: bool) -> Ingest:
     return parse_envelope(data) if is_envelope else parse_store(data)
 
 
-async def _ingest(request: Request, *, is_envelope: bool, project_id: int | None) -> Response:
-    inbox: Inbox = request.app.state.inbox
-    auth = parse_auth(request.headers.get("x-sentry-auth"), request.query_params.get("sentry_key"))
+def _is_event_alone(ingest: Ingest, body: bytes, encoding: str | None) -> bool:
+    """Whether ``body`` can be stored as it came: a gzipped envelope holding one event and
+    nothing else, no bigger than the event (no trailing bytes past the gzip stream)."""
+    return (
+        ingest.is_envelope
+        and len(ingest.events) == 1
+        and not ingest.client_reports
+        and not ingest.skipped_items
+        and body[:2] == GZIP_MAGIC
+        and (encoding or "").strip().lower() == "gzip"
+        and len(body) <= len(ingest.raw[0])
+    )
+
+
+async def _ingest(
+    inbox: Inbox, scope: Scope, receive: Receive, *, is_envelope: bool, project_id: int | None
+) -> str | None:
+    """Read, check and store one request's body; returns the event id to answer with."""
+    auth = parse_auth(_header(scope, b"x-sentry-auth"), _query_key(scope))
     if auth.public_key is None and project_id is not None and not is_envelope:
         raise Unauthorized("missing public key: send X-Sentry-Auth or ?sentry_key=")
     if auth.public_key is not None:
         inbox.authenticate(auth, Ingest(), project_id)  # refuse a bad key before reading
-    body = await _read_body(request)
-    encoding = request.headers.get("content-encoding")
+    body = await _read_body(scope, receive)
+    encoding = _header(scope, b"content-encoding")
     if len(body) > _INLINE_DECODE_BYTES:
         ingest = await anyio.to_thread.run_sync(_decode, body, encoding, is_envelope)
     else:
         ingest = _decode(body, encoding, is_envelope)
     project = inbox.authenticate(auth, ingest, project_id)
     if ingest.events or ingest.client_reports:
-        prepared = [prepare(e, raw=raw) for e, raw in zip(ingest.events, ingest.raw, strict=True)]
+        as_received = body if _is_event_alone(ingest, body, encoding) else None
+        prepared = [
+            prepare(e, raw=raw, gzipped_envelope=as_received)
+            for e, raw in zip(ingest.events, ingest.raw, strict=True)
+        ]
         try:
             await inbox.writer.write(project.id, prepared, ingest.client_reports)
         except sqlite3.Error as exc:
             raise ServiceUnavailable(f"the database refused the write: {exc}") from None
-    return JSONResponse({"id": ingest.event_id}, headers=_CORS)
+    return ingest.event_id
 
 
-async def envelope_endpoint(request: Request) -> Response:
-    return await _ingest(request, is_envelope=True, project_id=request.path_params["project_id"])
+async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *_JSON_HEADERS,
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
-async def store_endpoint(request: Request) -> Response:
-    return await _ingest(request, is_envelope=False, project_id=request.path_params["project_id"])
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
-async def stream_endpoint(request: Request) -> Response:
-    """Spotlight's sidecar endpoint: envelopes without a key go to the default project."""
-    return await _ingest(request, is_envelope=True, project_id=None)
+async def ingest_endpoint(
+    inbox: Inbox,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    is_envelope: bool,
+    project_id: int | None,
+) -> None:
+    """Answer one ingest POST as a plain ASGI app: 200 ``{"id": ...}`` or the refusal."""
+    try:
+        event_id = await _ingest(
+            inbox, scope, receive, is_envelope=is_envelope, project_id=project_id
+        )
+    except IngestError as exc:
+        reason = _reason(exc)
+        header = reason.encode("ascii", "backslashreplace")
+        body = codec.dumps({"detail": reason})
+        await _answer(send, exc.status, body, [(b"x-sentry-error", header)])
+    except _Disconnected:
+        return
+    else:
+        body = b'{"id":"%s"}' % event_id.encode() if event_id else b'{"id":null}'
+        await _answer(send, 200, body, [])
+
+
+class InboxApp:
+    """The ingest endpoints served directly, everything else by the Starlette app.
+
+    Ingest is the hot path: SDKs post an envelope per event. Matching its few paths here
+    skips Starlette's middleware, routing and request objects for each of them.
+    """
+
+    def __init__(self, inbox: Inbox, app: Starlette) -> None:
+        self.inbox = inbox
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path == "/stream":
+                await ingest_endpoint(
+                    self.inbox, scope, receive, send, is_envelope=True, project_id=None
+                )
+                return
+            match = _INGEST_PATH.fullmatch(path)
+            if match is not None:
+                await ingest_endpoint(
+                    self.inbox,
+                    scope,
+                    receive,
+                    send,
+                    is_envelope=match[2] == "envelope",
+                    project_id=int(match[1]),
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 async def preflight(request: Request) -> Response:
@@ -155,26 +286,17 @@ async def preflight(request: Request) -> Response:
     )
 
 
-async def ingest_error(request: Request, exc: Exception) -> Response:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    status = exc.status if isinstance(exc, IngestError) else 400
-    return JSONResponse(
-        {"detail": reason}, status_code=status, headers={**_CORS, "X-Sentry-Error": reason}
-    )
-
-
 def _ingest_routes() -> list[BaseRoute]:
+    """Preflights; the POSTs themselves never reach Starlette (see ``InboxApp``)."""
     routes: list[BaseRoute] = []
-    for name, endpoint in (("envelope", envelope_endpoint), ("store", store_endpoint)):
+    for name in ("envelope", "store"):
         for path in (f"/api/{{project_id:int}}/{name}/", f"/api/{{project_id:int}}/{name}"):
-            routes.append(Route(path, endpoint, methods=["POST"]))
             routes.append(Route(path, preflight, methods=["OPTIONS"]))
-    routes.append(Route("/stream", stream_endpoint, methods=["POST"]))
     routes.append(Route("/stream", preflight, methods=["OPTIONS"]))
     return routes
 
 
-def create_app(storage: Storage, *, with_ui: bool = True) -> Starlette:
+def create_app(storage: Storage, *, with_ui: bool = True) -> InboxApp:
     """The inbox app over ``storage``; pruning runs while the app is served."""
     inbox = Inbox(storage)
 
@@ -193,8 +315,6 @@ def create_app(storage: Storage, *, with_ui: bool = True) -> Starlette:
         from tripwire.inbox.ui.views import ui_routes
 
         routes.extend(ui_routes())
-    app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={IngestError: ingest_error}
-    )
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.inbox = inbox
-    return app
+    return InboxApp(inbox, app)

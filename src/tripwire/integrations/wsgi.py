@@ -234,20 +234,20 @@ def run_wsgi(
     environ[ENVIRON_KEY] = state
     if environ.get("CONTENT_LENGTH"):  # most requests have no body: skip the lookups
         state.record_body(body_limit(client.config.max_request_body_size))
-    with tripwire.isolation_scope() as scope:
-        scope.clear_breadcrumbs()
-        scope.add_event_processor(state.process)
-        try:
-            response = app(environ, start_response)
-        except BaseException as exc:
-            state.report(exc)
-            raise
+    isolation = state.enter()
+    try:
+        response = app(environ, start_response)
+    except BaseException as exc:
+        state.report(exc)
+        raise
+    finally:
+        state.leave()
     if type(response) in (list, tuple):
         return response  # nothing can fail later; skip the wrapper
     file_wrapper = environ.get("wsgi.file_wrapper")
     if isinstance(file_wrapper, type) and isinstance(response, file_wrapper):
         return response  # keep the server's sendfile path
-    return _ReportingResponse(response, scope, state)
+    return _ReportingResponse(response, isolation, state)
 
 
 class SentryWsgiMiddleware:
