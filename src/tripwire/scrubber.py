@@ -244,24 +244,13 @@ class EventScrubber:
     def _gather_frames(self, frames: list[Any], path: Path, walk: _Walk) -> None:
         """The first walk of frames, the bulk of most events: gathers what is not known clean."""
         clean = self._clean_texts
-        safe_keys = self._safe_keys
         texts: list[str] = walk.texts  # type: ignore[assignment]
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
                 continue
             local_vars = frame.get("vars")
-            if local_vars:
-                # The usual locals: names known safe, string values (reprs), gathered at once.
-                if type(local_vars) is dict and safe_keys.issuperset(local_vars):
-                    values = local_vars.values()
-                    if _all_in(clean, values):
-                        pass
-                    elif _ONLY_STR.issuperset(map(type, values)):
-                        texts.extend(values)
-                    else:
-                        self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
-                else:
-                    self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
+            if local_vars and not self._gathered_plain(local_vars, texts):
+                self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
             line = frame.get("context_line")
             if type(line) is str and line not in clean:
                 texts.append(line)
@@ -270,8 +259,11 @@ class EventScrubber:
                 if type(lines) is list and not _all_in(clean, lines):
                     texts.extend(line for line in lines if type(line) is str)
 
-    def _gathered_plain(self, value: Any, walk: _Walk) -> bool:
-        """True when ``value`` is a dict of known-safe keys and string values, now gathered."""
+    def _gathered_plain(self, value: Any, texts: list[str]) -> bool:
+        """True when ``value`` is a dict of known-safe keys and string values, now gathered.
+
+        The usual locals: names known safe, reprs as values, none of them new.
+        """
         if type(value) is not dict or not self._safe_keys.issuperset(value):
             return False
         values = value.values()
@@ -279,7 +271,7 @@ class EventScrubber:
             return True
         if not _ONLY_STR.issuperset(map(type, values)):
             return False
-        walk.texts.extend(values)  # type: ignore[union-attr]
+        texts.extend(values)
         return True
 
     def _remember_clean(self, texts: list[str], hit_texts: set[str]) -> None:
@@ -326,7 +318,7 @@ class EventScrubber:
         skip: str | None = None,
     ) -> None:
         """Scrub the dict or list ``value`` in place: secret keys, then secret shapes."""
-        if walk.texts is not None and self._gathered_plain(value, walk):
+        if walk.texts is not None and self._gathered_plain(value, walk.texts):
             return
         container: Any = value
         if type(value) is dict:
