@@ -32,6 +32,7 @@ class _Needle(NamedTuple):
     offset: int
     literals: tuple[bytes, ...]
     is_folded: bool
+    searched: tuple[bytes, ...]  # what to search for once the anchor proves common here
 
 
 _AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA",
@@ -60,7 +61,7 @@ _DEFAULT_SHAPES: list[tuple[str, tuple[_Trigger, ...] | None]] = [
     (r"\bglpat-[A-Za-z0-9\-_]{20,}\b", (_Trigger("-", 5, ("glpat-",)),)),  # GitLab
     (  # Slack
         r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-        (_Trigger("x", 0, tuple(f"xox{kind}-" for kind in "abposr")),),
+        (_Trigger("-", 4, tuple(f"xox{kind}-" for kind in "abposr")),),
     ),
     (  # Stripe
         r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b",
@@ -87,7 +88,7 @@ _CARD_PATTERN = DEFAULT_VALUE_PATTERNS[-1]
 FILTERED = "[Filtered]"
 _MIN_CARD, _MAX_CARD = 10**12, 10**19
 _MIN_CARD_DIGITS = 13
-_MAX_MISSES = 16  # anchors that start no literal before the literals are searched instead
+_MAX_MISSES = 48  # anchors that start no literal before the literals are searched instead
 _SEPARATOR = "\x00"
 # One translation of the joined text (encoded one byte per character) serves two checks:
 # ASCII letters lower-cased for the bearer trigger, and every character a card number is made
@@ -157,7 +158,7 @@ class ValueShapes:
                 if shape.needles is None:  # a card number: its offsets are matches
                     offsets = _card_starts(joined, folded)  # type: ignore[arg-type]
                 else:
-                    offsets = _trigger_starts(encoded, folded, shape.needles)
+                    offsets = _trigger_starts(joined, encoded, folded, shape)
                 candidates = set()
                 for offset in offsets:
                     if starts is None:
@@ -190,14 +191,23 @@ class ValueShapes:
 
 def _needle(trigger: _Trigger) -> _Needle:
     literals = tuple(literal.encode() for literal in trigger.literals)
-    return _Needle(ord(trigger.anchor), trigger.offset, literals, trigger.is_folded)
+    prefix = literals[0]
+    while not all(literal.startswith(prefix) for literal in literals):
+        prefix = prefix[:-1]
+    # Searching a short prefix once beats searching each of many literals; the pattern itself
+    # beats one character or many literals.
+    if len(prefix) > 1 and len(literals) > 2:
+        searched: tuple[bytes, ...] = (prefix,)
+    else:
+        searched = literals if len(literals) <= 2 and min(map(len, literals)) > 1 else ()
+    return _Needle(ord(trigger.anchor), trigger.offset, literals, trigger.is_folded, searched)
 
 
 def _trigger_starts(
-    encoded: bytes, folded: bytes | None, needles: tuple[_Needle, ...]
+    joined: str, encoded: bytes, folded: bytes | None, shape: _Shape
 ) -> Iterator[int]:
-    """Offsets where a literal of ``needles`` starts (some twice)."""
-    for anchor, offset, literals, is_folded in needles:
+    """Offsets where a literal of ``shape``'s needles starts (some twice, some not matches)."""
+    for anchor, offset, literals, is_folded, searched in shape.needles or ():
         text: bytes = folded if is_folded else encoded  # type: ignore[assignment]
         misses = 0
         found = text.find(anchor, offset)
@@ -205,15 +215,16 @@ def _trigger_starts(
             start = found - offset
             if text.startswith(literals, start):
                 yield start
-            else:
-                misses += 1
-                if misses > _MAX_MISSES:  # a common anchor here: C-speed literal search
-                    for literal in literals:
-                        found = text.find(literal, start)
-                        while found >= 0:
+            elif (misses := misses + 1) > _MAX_MISSES:  # a common anchor here: search on in C
+                for part in searched:
+                    found = text.find(part, start)
+                    while found >= 0:
+                        if text.startswith(literals, found):
                             yield found
-                            found = text.find(literal, found + 1)
-                    break
+                        found = text.find(part, found + 1)
+                if not searched:  # no literal long enough to search for: the pattern itself
+                    yield from (match.start() for match in shape.pattern.finditer(joined, start))
+                break
             found = text.find(anchor, found + 1)
 
 
