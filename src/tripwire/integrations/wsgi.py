@@ -200,12 +200,14 @@ class _ReportingResponse:
 
     def close(self) -> None:
         close = getattr(self._response, "close", None)
-        if close is not None:
-            try:
+        try:
+            if close is not None:
                 close()
-            except BaseException as exc:
-                self._report(exc)
-                raise
+        except BaseException as exc:
+            self._report(exc)
+            raise
+        finally:
+            self._state.environ.pop(ENVIRON_KEY, None)  # the request ended: break the cycle
 
     def _report(self, error: BaseException) -> None:
         with tripwire.use_isolation_scope(self._scope):
@@ -243,9 +245,11 @@ def run_wsgi(
     finally:
         state.leave()
     if type(response) in (list, tuple):
+        environ.pop(ENVIRON_KEY, None)  # the state holds the environ: no cycle outlives us
         return response  # nothing can fail later; skip the wrapper
     file_wrapper = environ.get("wsgi.file_wrapper")
     if isinstance(file_wrapper, type) and isinstance(response, file_wrapper):
+        environ.pop(ENVIRON_KEY, None)
         return response  # keep the server's sendfile path
     return _ReportingResponse(response, isolation, state)
 

@@ -14,7 +14,7 @@ import pytest
 import tripwire
 from tests.integrations.web.servers import serve_wsgi
 from tests.relay import assert_valid_event
-from tripwire.integrations.wsgi import SentryWsgiMiddleware
+from tripwire.integrations.wsgi import ENVIRON_KEY, SentryWsgiMiddleware
 from tripwire.testing import capture_events
 
 SECRET_HEADERS = {
@@ -194,3 +194,35 @@ def test_without_init_the_app_runs_unchanged() -> None:
     with serve_wsgi(SentryWsgiMiddleware(_app)) as url:
         assert httpx.get(f"{url}/ok").content == b"ok"
         assert httpx.get(f"{url}/fail").status_code == 500
+
+
+def test_breadcrumbs_of_the_server_context_stay_out_of_requests() -> None:
+    with capture_events() as events:
+        tripwire.add_breadcrumb(message="server starting")
+        with serve_wsgi(SentryWsgiMiddleware(_app)) as url:
+            httpx.get(f"{url}/fail?tag=a")
+        tripwire.capture_message("after the request")
+
+    request_event, after = events
+    assert ["crumb a"] == [c["message"] for c in request_event["breadcrumbs"]["values"]]
+    assert ["server starting"] == [c["message"] for c in after["breadcrumbs"]["values"]]
+
+
+@pytest.mark.parametrize("path", ["/ok", "/stream-fail"])
+def test_the_environ_lets_go_of_the_request_state_when_the_response_ends(path: str) -> None:
+    """The state refers to the environ; the reverse link would keep both for the collector."""
+    environs: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        assert ENVIRON_KEY in environ
+        environs.append(environ)
+        return _app(environ, start_response)
+
+    with capture_events(), serve_wsgi(SentryWsgiMiddleware(app)) as url:
+        try:
+            httpx.get(f"{url}{path}")
+        except httpx.HTTPError:
+            pass  # the server may cut the connection mid-response
+
+    [environ] = environs
+    assert ENVIRON_KEY not in environ
