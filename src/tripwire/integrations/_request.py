@@ -383,25 +383,16 @@ class RequestState:
 
     ``framework_request`` is whatever a framework hook stored (a Django request, ...);
     ``captured`` is the exception reported already, so that a failure that a framework signal
-    reported and that then escapes the middleware is sent once. ``isolation`` is the
-    request's isolation scope once ``enter()`` made it.
+    reported and that then escapes the middleware is sent once.
     """
 
-    __slots__ = (
-        "_tokens",
-        "captured",
-        "describe",
-        "framework_request",
-        "isolation",
-        "mechanism_type",
-    )
+    __slots__ = ("_tokens", "captured", "describe", "framework_request", "mechanism_type")
 
     def __init__(self, mechanism_type: str, describe: Describe | None) -> None:
         self.mechanism_type = mechanism_type
         self.describe = describe
         self.captured: BaseException | None = None
         self.framework_request: object = None
-        self.isolation: Scope | None = None
         self._tokens: Tokens | None = None
 
     def process(self, event: Event, hint: Hint) -> Event:
@@ -414,14 +405,14 @@ class RequestState:
 
         Runs once per request, so it avoids what a ``with isolation_scope()`` block costs on
         top of the two forks: the block object, and a new breadcrumb ring when the server's
-        context has none to leave behind.
+        context has none to leave behind. No reference cycle: the request's objects are freed
+        when it ends, not at the next garbage collection.
         """
         isolation = get_isolation_scope().fork()
         crumbs = isolation._breadcrumbs
         if crumbs.items or crumbs.evicted:
             isolation.clear_breadcrumbs()
-        isolation.add_event_processor(self.process)
-        self.isolation = isolation
+        isolation.add_event_processor(self.process)  # the scope holds us, not the reverse
         self._tokens = activate(isolation, get_current_scope().fork())
         return isolation
 
