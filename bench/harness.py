@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.scenarios.child import ATEXIT_MARKER, RESULT_MARKER
 
-__all__ = ["REPO", "ChildRun", "child_env", "run_child"]
+__all__ = ["REPO", "ChildRun", "child_env", "run_child", "split_variants"]
 
 REPO = Path(__file__).resolve().parent.parent
 _STDERR_TAIL_CHARS = 600
@@ -101,3 +101,26 @@ def run_child(
         returncode=completed.returncode,
         stderr_tail=completed.stderr[-_STDERR_TAIL_CHARS:],
     )
+
+
+def split_variants(run: ChildRun, variants: tuple[str, ...]) -> list[ChildRun]:
+    """One run per variant from a child that measured them all (its ``variants`` figures).
+
+    A child that failed fails every variant; a variant it has no figures for is reported
+    with the child's reason, if any.
+    """
+    found = run.result.get("variants") if run.result is not None else None
+    if not isinstance(found, dict):
+        return [ChildRun(variant, None, run.wall_s, run.ended_wall, run.returncode or 1,
+                         run.stderr_tail) for variant in variants]  # fmt: skip
+    return [
+        ChildRun(
+            variant,
+            found.get(variant) or {"unavailable": "no figures from the child"},
+            run.wall_s,
+            run.ended_wall,
+            run.returncode,
+            run.stderr_tail,
+        )
+        for variant in variants
+    ]

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     if str(_REPO) not in sys.path:
         sys.path.insert(0, str(_REPO))
     from bench.catalog import SCENARIOS, Figures
-    from bench.harness import run_child
+    from bench.harness import run_child, split_variants
     from bench.report import (
         Outcome,
         machine,
@@ -65,6 +65,20 @@ def main(argv: list[str]) -> int:
             if pace and scenario.is_paceable:
                 args.append("--pace")
             for round_index in range(rounds):
+                if scenario.measures_variants_together:  # one child interleaves them all
+                    project += 1
+                    print(
+                        f"[{time.perf_counter() - started:6.1f}s] {scenario.name} round "
+                        f"{round_index + 1}/{rounds} {', '.join(scenario.variants)}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    run = run_child(
+                        scenario.module, "all", args, sink.dsn(project), scenario.timeout_s
+                    )
+                    for part in split_variants(run, scenario.variants):
+                        outcome.runs.setdefault(part.sdk, []).append(part)
+                    continue
                 for variant in scenario.variants:
                     project += 1
                     print(

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.relay import assert_valid_event
-from tripwire import api, scope
+from tripwire import active, api
 from tripwire.envelope import Envelope
 from tripwire.testing import Collector, RecordingTransport
 
@@ -29,15 +29,15 @@ def _every_recorded_event_passes_relay() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_tripwire() -> Iterator[None]:
     """Each test starts with no client and empty scopes, and fails if a guard swallowed."""
-    scope._global_scope = None
-    scope._isolation_scope.set(None)
-    scope._current_scope.set(None)
+    active._global_scope = None
+    active._isolation_scope.set(None)
+    active._current_scope.set(None)
     api.swallowed.clear()
     yield
-    client = scope.get_global_scope().client
+    client = active.get_global_scope().client
     if client is not None:
         client.close(timeout=0)
-    scope._global_scope = None
+    active._global_scope = None
     swallowed = list(api.swallowed)
     api.swallowed.clear()
     assert not swallowed, f"tripwire swallowed internal errors: {swallowed!r}"

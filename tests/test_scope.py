@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import tripwire
 from tripwire.scope import Scope
 from tripwire.testing import capture_events
@@ -127,3 +129,14 @@ def test_set_user_none_clears_the_user() -> None:
         tripwire.set_user(None)
         tripwire.capture_message("x")
     assert "user" not in events[0]
+
+
+def test_the_active_scope_functions_are_reachable_where_sentry_sdk_scope_has_them() -> None:
+    from tripwire import scope as scope_module
+    from tripwire.scope import new_scope, should_send_default_pii
+
+    assert new_scope is tripwire.new_scope
+    assert should_send_default_pii() is False
+    assert scope_module.get_client is tripwire.get_client
+    with pytest.raises(AttributeError):
+        scope_module.no_such_function  # noqa: B018

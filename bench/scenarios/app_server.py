@@ -2,15 +2,20 @@
 
 Run as ``python -m bench.scenarios.app_server --kind wsgi|asgi --sdk none|tripwire|official``;
 prints ``PORT <n>`` once it listens on 127.0.0.1 and serves until it is terminated. Prints
-``UNAVAILABLE <reason>`` and exits 3 when the SDK has no such middleware yet.
+``UNAVAILABLE <reason>`` and exits 3 when the SDK has no such middleware yet. Each line read on
+stdin is answered with ``CPU <ns>``: the CPU time of the whole process so far (every thread,
+ended ones too), so that a window's server cost can be read without touching the app.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -101,11 +106,20 @@ def _serve_asgi(app: Any) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _answer_cpu_queries() -> None:
+    for _line in sys.stdin:
+        print(f"CPU {time.process_time_ns()}", flush=True)
+
+
 def main(argv: list[str]) -> None:
     """Serve the app of ``--kind`` wrapped in the SDK's middleware (or bare for ``none``)."""
     arguments = parser("app server for request overhead")
     arguments.add_argument("--kind", choices=("wsgi", "asgi"), required=True)
+    arguments.add_argument("--cpu", type=int, default=None, help="run on this CPU only")
     args = arguments.parse_args(argv)
+    if args.cpu is not None:  # before any thread starts: threads inherit the mask
+        os.sched_setaffinity(0, {args.cpu})
+    threading.Thread(target=_answer_cpu_queries, name="cpu-queries", daemon=True).start()
     if args.sdk != "none":
         init_sdk(args.sdk, args.dsn)
     if args.kind == "wsgi":

@@ -5,6 +5,16 @@ from __future__ import annotations
 from tripwire import integrations
 from tripwire._version import VERSION
 from tripwire._version import VERSION as __version__
+from tripwire.active import (
+    get_client,
+    get_current_scope,
+    get_global_scope,
+    get_isolation_scope,
+    isolation_scope,
+    new_scope,
+    use_isolation_scope,
+    use_scope,
+)
 from tripwire.api import (
     add_attachment,
     add_breadcrumb,
@@ -24,17 +34,7 @@ from tripwire.api import (
     set_user,
 )
 from tripwire.client import Client
-from tripwire.scope import (
-    Scope,
-    get_client,
-    get_current_scope,
-    get_global_scope,
-    get_isolation_scope,
-    isolation_scope,
-    new_scope,
-    use_isolation_scope,
-    use_scope,
-)
+from tripwire.scope import Scope
 from tripwire.transport.base import Transport
 
 __all__ = [

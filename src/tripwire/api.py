@@ -16,18 +16,17 @@ from types import TracebackType
 from typing import Any
 
 from tripwire import drops
-from tripwire.client import Client
-from tripwire.events.exceptions import event_from_exception
-from tripwire.options import Options
-from tripwire.scope import (
-    Scope,
-    as_text,
+from tripwire.active import (
     capture_layers,
     get_client,
     get_current_scope,
     get_global_scope,
     get_isolation_scope,
 )
+from tripwire.client import Client
+from tripwire.events.exceptions import event_from_exception
+from tripwire.options import Options
+from tripwire.scope import Scope, as_text
 from tripwire.types import Event, ExcInfo, Hint
 
 __all__ = [

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from tripwire import drops
-from tripwire import scope as scope_module
+from tripwire import active, drops
 from tripwire._version import SDK_NAME, VERSION
+from tripwire.active import capture_layers
 from tripwire.budget import encode_event
 from tripwire.envelope import Envelope, Item
 from tripwire.integrations import Integration, setup_integrations
@@ -38,7 +38,7 @@ from tripwire.pipeline import (
     scrub,
     serialize,
 )
-from tripwire.scope import Scope, capture_layers
+from tripwire.scope import Scope
 from tripwire.scrubber import EventScrubber
 from tripwire.transport.base import CallableTransport, Transport
 from tripwire.types import Event, Hint
@@ -312,4 +312,4 @@ class NonRecordingClient:
 
 
 NON_RECORDING_CLIENT = NonRecordingClient()
-scope_module._fallback_client.append(NON_RECORDING_CLIENT)
+active._fallback_client.append(NON_RECORDING_CLIENT)

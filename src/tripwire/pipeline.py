@@ -19,11 +19,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tripwire import drops, serializer
+from tripwire.active import global_event_processors
 from tripwire.breadcrumbs import merge_breadcrumbs
 from tripwire.events import contexts, frames
 from tripwire.integrations.modules import add_modules
 from tripwire.options import Options
-from tripwire.scope import Scope, global_event_processors
+from tripwire.scope import Scope
 from tripwire.types import Event, Hint
 
 if TYPE_CHECKING:

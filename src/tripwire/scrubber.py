@@ -3,10 +3,11 @@
 Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JSON data only,
 custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
 
-- a key is secret when, lower-cased with ``-`` read as ``_``, it equals an entry of the deny
-  lists, or one of its words is, starts with or ends with one of the key terms (sentry 2.75's
-  ``data_collection`` list; terms under four letters must be whole words);
-  ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and ``Set-Cookie`` always are;
+- a key is secret by ``secret_names``' rule, the one ``safe_repr`` applies inside reprs: it
+  equals an entry of the deny lists, or its words contain one of the key terms (sentry 2.75's
+  ``data_collection`` list and ours; names of the client's address unless
+  ``send_default_pii``); ``Authorization``, ``Proxy-Authorization``, ``Cookie`` and
+  ``Set-Cookie`` always are;
 - nested dicts and lists are scrubbed too (``recursive`` defaults to True): ``extra``, ``user``,
   custom contexts, tags, breadcrumb data, frame ``vars``, request headers/cookies/data/env;
 - query strings (``request.query_string``, the query of ``request.url`` and of breadcrumb URLs)
@@ -30,15 +31,15 @@ from urllib.parse import unquote_plus
 
 from tripwire.meta import add_note
 from tripwire.options import Options
-from tripwire.secrets import (
+from tripwire.secret_names import (
     DEFAULT_DENYLIST,
     DEFAULT_KEY_TERMS,
     DEFAULT_PII_DENYLIST,
-    DEFAULT_VALUE_PATTERNS,
-    FILTERED,
+    DEFAULT_PII_KEY_TERMS,
     SECRET_HEADERS,
-    ValueShapes,
+    SecretNames,
 )
+from tripwire.secrets import DEFAULT_VALUE_PATTERNS, FILTERED, ValueShapes
 from tripwire.types import Event
 
 __all__ = [
@@ -55,7 +56,10 @@ __all__ = [
 Path = tuple[str, ...]
 
 _SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
-_MAX_REMEMBERED = 4096  # key verdicts and clean source lines kept between events
+_MAX_REMEMBERED = 4096  # key verdicts and clean strings kept between events
+_MAX_REMEMBERED_CHARS = 1 << 19
+_ONLY_STR = frozenset({str})
+_LINE_FIELDS = ("pre_context", "context_line", "post_context")
 _URL_KEYS = frozenset({"url", "http.url", "to", "from"})
 _QUERY_KEYS = frozenset({"http.query", "query", "query_string"})
 _SCRUBBED_FIELDS = frozenset(
@@ -70,13 +74,12 @@ _NOT_SCRUBBED_CONTEXTS = frozenset({"trace"})  # ids the server needs, no user d
 class _Walk:
     """The state of one ``scrub_event`` call, so that threads can share a scrubber."""
 
-    __slots__ = ("hits", "new_lines", "notes", "texts")
+    __slots__ = ("hits", "notes", "texts")
 
     def __init__(self, notes: dict[str, Any]) -> None:
         self.notes = notes
-        self.texts: list[str] | None = []  # the strings gathered by the first walk
-        self.hits: list[Any] = []  # the shapes the second walk replaces
-        self.new_lines: list[str] = []  # source lines not known clean yet
+        self.texts: list[str] | None = []  # the strings the first walk gathered, not known clean
+        self.hits: set[str] = set()  # the strings holding a secret shape
 
 
 class EventScrubber:
@@ -86,8 +89,9 @@ class EventScrubber:
     verdicts and clean source lines are only added to or cleared whole.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
-    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST``); ``key_terms`` are words of key
-    names (default ``DEFAULT_KEY_TERMS``; ``[]`` turns substring matching off);
+    unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST`` plus the terms
+    ``DEFAULT_PII_KEY_TERMS``); ``key_terms`` are words of key names (default
+    ``DEFAULT_KEY_TERMS``; ``[]`` turns word matching off);
     ``value_patterns`` are regexes of secrets found in any string (default
     ``DEFAULT_VALUE_PATTERNS``; a group named ``secret`` limits what is replaced). Extend a
     default by passing it plus your own, e.g. ``key_terms=[*DEFAULT_KEY_TERMS, "ssn"]``.
@@ -111,21 +115,24 @@ class EventScrubber:
         self.key_terms = [
             t.lower() for t in (DEFAULT_KEY_TERMS if key_terms is None else key_terms)
         ]
-        self._names = frozenset(_normal(name) for name in self.denylist) | SECRET_HEADERS
-        self._terms = frozenset(_normal(term) for term in self.key_terms if term)
+        terms = list(self.key_terms)
+        if not send_default_pii and pii_denylist is None:
+            terms += DEFAULT_PII_KEY_TERMS
+        self._secret_names = SecretNames([*self.denylist, *SECRET_HEADERS], terms)
         self._shapes = ValueShapes(
             DEFAULT_VALUE_PATTERNS if value_patterns is None else value_patterns
         )
         self._verdicts: dict[str, bool] = {}
         self._safe_keys: set[str] = set()  # keys seen not to be secret: a subset test is cheap
-        self._clean_lines: set[str] = set()
+        # Strings seen without a secret shape: source lines and most reprs repeat across events.
+        self._clean_texts: set[str] = set()
+        self._clean_chars = 0
 
     def is_secret_key(self, key: str) -> bool:
         """True when values under ``key`` are replaced."""
         verdict = self._verdicts.get(key)
         if verdict is None:
-            name = _normal(key)
-            verdict = name in self._names or _has_secret_word(key, self._terms)
+            verdict = self._secret_names.is_secret(key)
             if len(self._verdicts) >= _MAX_REMEMBERED:
                 self._verdicts.clear()
                 self._safe_keys.clear()
@@ -137,20 +144,20 @@ class EventScrubber:
     def scrub_event(self, event: Event) -> None:
         """Replace the secrets of a serialized ``event`` in place, noting them in ``_meta``.
 
-        Runs on the caller's thread. One walk replaces the values of secret keys and gathers
-        the strings; the secret shapes are then looked for in all of them at once, and only
-        when one may be present does a second walk replace it where it is.
+        One walk replaces the values of secret keys and gathers the strings not known clean;
+        the secret shapes are then looked for in all of them at once, and only when one is
+        present does a second walk replace it in the strings holding it.
         """
         data: dict[str, Any] = event  # type: ignore[assignment]
         meta = data.get("_meta")
         walk = _Walk(meta if isinstance(meta, dict) else {})
         self._scrub(data, walk)
-        walk.hits = self._shapes.found(walk.texts)  # type: ignore[arg-type]
+        texts: list[str] = walk.texts  # type: ignore[assignment]
         walk.texts = None
+        walk.hits = self._shapes.found(texts)
         if walk.hits:
-            walk.new_lines = []  # the second walk lists the lines it found clean
             self._scrub(data, walk)
-        self._remember_lines(walk.new_lines)
+        self._remember_clean(texts, walk.hits)
         if walk.notes and "_meta" not in data:
             data["_meta"] = walk.notes
 
@@ -213,53 +220,74 @@ class EventScrubber:
         frames = trace.get("frames") if isinstance(trace, dict) else None
         if not isinstance(frames, list):
             return
-        clean = self._clean_lines
-        gathering = walk.texts is not None
+        if walk.texts is not None:
+            self._gather_frames(frames, path, walk)
+            return
+        hits = walk.hits
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
                 continue
             local_vars = frame.get("vars")
-            if local_vars and not (gathering and self._gathered_plain(local_vars, walk)):
+            if local_vars:
                 self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
-            for name in ("pre_context", "context_line", "post_context"):
+            for name in _LINE_FIELDS:
                 lines = frame.get(name)
-                if gathering and type(lines) is list and clean.issuperset(lines):
-                    continue
                 if type(lines) is str:
-                    if lines not in clean:
-                        frame[name] = self._line(lines, (*path, "frames", str(index), name), walk)
+                    if lines in hits:
+                        frame[name] = self._text(lines, (*path, "frames", str(index), name), walk)
                 elif type(lines) is list:
                     for number, line in enumerate(lines):
-                        if type(line) is str and line not in clean:
+                        if type(line) is str and line in hits:
                             where = (*path, "frames", str(index), name, str(number))
-                            lines[number] = self._line(line, where, walk)
+                            lines[number] = self._text(line, where, walk)
 
-    def _gathered_plain(self, value: Any, walk: _Walk) -> bool:
-        """True when ``value`` is a dict of known-safe keys and string values, now gathered."""
+    def _gather_frames(self, frames: list[Any], path: Path, walk: _Walk) -> None:
+        """The first walk of frames, the bulk of most events: gathers what is not known clean."""
+        clean = self._clean_texts
+        texts: list[str] = walk.texts  # type: ignore[assignment]
+        for index, frame in enumerate(frames):
+            if type(frame) is not dict:
+                continue
+            local_vars = frame.get("vars")
+            if local_vars and not self._gathered_plain(local_vars, texts):
+                self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
+            line = frame.get("context_line")
+            if type(line) is str and line not in clean:
+                texts.append(line)
+            for name in ("pre_context", "post_context"):
+                lines = frame.get(name)
+                if type(lines) is list and not _all_in(clean, lines):
+                    texts.extend(line for line in lines if type(line) is str)
+
+    def _gathered_plain(self, value: Any, texts: list[str]) -> bool:
+        """True when ``value`` is a dict of known-safe keys and string values, now gathered.
+
+        The usual locals: names known safe, reprs as values, none of them new.
+        """
         if type(value) is not dict or not self._safe_keys.issuperset(value):
             return False
-        try:
-            walk.texts.append("\x00".join(value.values()))  # type: ignore[union-attr]
-        except TypeError:  # a value that is not a string: the full walk
+        values = value.values()
+        if _all_in(self._clean_texts, values):
+            return True
+        if not _ONLY_STR.issuperset(map(type, values)):
             return False
+        texts.extend(values)
         return True
 
-    def _line(self, line: str, path: Path, walk: _Walk) -> str:
-        if walk.texts is not None:
-            walk.new_lines.append(line)
-            walk.texts.append(line)
-            return line
-        scrubbed: str = self._text(line, path, walk)
-        if scrubbed is line:
-            walk.new_lines.append(line)
-        return scrubbed
-
-    def _remember_lines(self, lines: list[str]) -> None:
-        # Source lines repeat across events: once seen clean, they are not gathered again.
-        if lines:
-            if len(self._clean_lines) + len(lines) > _MAX_REMEMBERED:
-                self._clean_lines.clear()
-            self._clean_lines.update(lines)
+    def _remember_clean(self, texts: list[str], hit_texts: set[str]) -> None:
+        if not texts:
+            return
+        clean = set(texts)
+        clean -= hit_texts
+        chars = sum(map(len, clean))
+        if (
+            len(self._clean_texts) + len(clean) > _MAX_REMEMBERED
+            or self._clean_chars + chars > _MAX_REMEMBERED_CHARS
+        ):
+            self._clean_texts.clear()
+            self._clean_chars = 0
+        self._clean_texts.update(clean)
+        self._clean_chars += chars
 
     def _request(self, request: dict[str, Any], walk: _Walk) -> None:
         for key, value in request.items():
@@ -290,7 +318,7 @@ class EventScrubber:
         skip: str | None = None,
     ) -> None:
         """Scrub the dict or list ``value`` in place: secret keys, then secret shapes."""
-        if walk.texts is not None and self._gathered_plain(value, walk):
+        if walk.texts is not None and self._gathered_plain(value, walk.texts):
             return
         container: Any = value
         if type(value) is dict:
@@ -321,9 +349,12 @@ class EventScrubber:
         if type(text) is not str:
             return text
         if walk.texts is not None:
-            walk.texts.append(text)
+            if text not in self._clean_texts:
+                walk.texts.append(text)
             return text
-        found = self._shapes.replace(text, walk.hits)
+        if text not in walk.hits:
+            return text
+        found = self._shapes.replace(text)
         if found is None:
             return text
         scrubbed, remarks = found
@@ -382,34 +413,11 @@ class EventScrubber:
         return separator.join(parts)
 
 
-def _normal(name: str) -> str:
-    return name.lower().replace("-", "_")
-
-
-# Words of a key name: snake_case, kebab-case, dotted and camelCase split apart.
-_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_SHORT_TERM = 4  # shorter terms (key, pwd, sid, sso, jwt) must be a whole word
-# Words that start with a term but name no secret ("author" is not "auth").
-_INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
-
-
-def _has_secret_word(key: str, terms: frozenset[str]) -> bool:
-    """A word of ``key`` is a term, or starts or ends with one of four letters or more.
-
-    Matching whole words, not substrings, keeps ``processor_count`` (which holds "sso") and
-    ``inside`` (which holds "sid") while ``X-Auth-Token``, ``dbPassword``, ``accesstoken`` and
-    ``client_secret`` are caught.
-    """
-    for word in _WORDS.findall(key):
-        word = word.lower()
-        if word in terms:
-            return True
-        if word in _INNOCENT_WORDS:
-            continue
-        for term in terms:
-            if len(term) >= _SHORT_TERM and (word.startswith(term) or word.endswith(term)):
-                return True
-    return False
+def _all_in(known: set[str], values: Iterable[object]) -> bool:
+    try:
+        return known.issuperset(values)
+    except TypeError:  # an unhashable value
+        return False
 
 
 def scrub_event(event: Event, scrubber: EventScrubber | None = None) -> None:

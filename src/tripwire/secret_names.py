@@ -1,11 +1,17 @@
-"""Names that mark a value as secret, checked while locals are repr'd on the caller's thread.
+"""Names that mark a value as secret: one list and one rule, for event keys and inside reprs.
 
-A local's repr is one string, so the event scrubber can no longer see the keys inside it:
-``safe_repr`` asks here about each dict key and each ``(name, value)`` pair (an ASGI header,
-say) and shows a secret's value as ``[Filtered]``. The rule is sentry-python 2.75's
-``data_collection`` one, a case-insensitive substring match, minus parts that match ordinary
-words ("key" in "keyboard", "sid" in "inside"). Names found safe are remembered, so the usual
-check is one set operation per dict.
+The event scrubber asks about every key of an event's dicts and every query parameter; while
+locals are repr'd on the caller's thread, ``safe_repr`` asks about each dict key and each
+``(name, value)`` pair (an ASGI header, say), since a repr is one string whose keys the scrubber
+can no longer see. Both ask a ``SecretNames``, so a name filtered in one place is filtered in the
+other.
+
+A name is secret when, lower-cased with ``-`` read as ``_``, it is one of the whole names
+(sentry's deny lists and the secret headers), or its words (snake_case, kebab-case, dotted and
+camelCase split apart) contain a term (scrubbing.md §4). A term of one word also matches a word
+that starts or ends with it, unless it is short enough to hide in ordinary words: ``key``
+(monkey), ``sid`` (inside) and ``sso`` (lesson) must be whole words. Names found safe are
+remembered, so the usual check is one set operation per dict.
 """
 
 from __future__ import annotations
@@ -13,15 +19,107 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["FILTERED", "KNOWN_SAFE_NAMES", "SENSITIVE_NAME_PARTS", "is_safe_name", "names_are_safe"]
+__all__ = [
+    "DEFAULT_DENYLIST",
+    "DEFAULT_KEY_TERMS",
+    "DEFAULT_PII_DENYLIST",
+    "DEFAULT_PII_KEY_TERMS",
+    "FILTERED",
+    "KNOWN_SAFE_NAMES",
+    "SECRET_HEADERS",
+    "SecretNames",
+    "is_safe_name",
+    "names_are_safe",
+]
 
-# The client-address names are PII: a repr cannot know send_default_pii, so they always go.
-SENSITIVE_NAME_PARTS = (
-    "auth", "token", "secret", "passw", "pwd", "jwt", "bearer", "csrf", "xsrf", "credential",
-    "session", "cookie", "apikey", "api_key", "api-key", "private_key", "privatekey",
-    "access_key", "signature", "forwarded", "real_ip", "real-ip", "remote_addr", "ip_address",
-)  # fmt: skip
-_SENSITIVE = re.compile("|".join(map(re.escape, SENSITIVE_NAME_PARTS)))
+# sentry_sdk.scrubber's lists, names and order kept: matched as whole names.
+DEFAULT_DENYLIST = [
+    "password", "passwd", "secret", "api_key", "apikey", "auth", "credentials", "mysql_pwd",
+    "privatekey", "private_key", "token", "session", "csrftoken", "sessionid", "x_csrftoken",
+    "x_forwarded_for", "set_cookie", "cookie", "authorization", "proxy-authorization",
+    "x_api_key", "aiohttp_session", "connect.sid", "csrf_token", "csrf", "_csrf",
+    "_csrf_token", "PHPSESSID", "_session", "symfony", "user_session", "_xsrf", "XSRF-TOKEN",
+]  # fmt: skip
+DEFAULT_PII_DENYLIST = ["x_forwarded_for", "x_real_ip", "ip_address", "remote_addr"]
+# sentry_sdk 2.75 data_collection's terms, then ours (names safe_repr filtered before both
+# places shared this list).
+DEFAULT_KEY_TERMS = [
+    "auth", "token", "secret", "password", "passwd", "pwd", "key", "jwt", "bearer", "sso",
+    "saml", "csrf", "xsrf", "credentials", "session", "sid", "identity",
+    "credential", "cookie", "signature", "apikey", "privatekey", "sessionid",
+]  # fmt: skip
+# Names of the client's address: filtered unless send_default_pii (always inside reprs, which
+# cannot know it). A term of several words matches those words in a row.
+DEFAULT_PII_KEY_TERMS = ["ip_address", "remote_addr", "real_ip", "forwarded"]
+# Always secret, whatever the lists say (compared after lower-casing and "-" -> "_").
+SECRET_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
+
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_WHOLE_WORD_TERMS = frozenset({"key", "sid", "sso"})
+_SHORT_TERM = 4  # other terms shorter than this must be whole words too, unless listed below
+_SHORT_PART_TERMS = frozenset({"pwd", "jwt"})  # no ordinary word starts or ends with them
+# Words that start with a term but name no secret ("author" is not "auth").
+_INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def _words(name: str) -> list[str]:
+    return [word.lower() for word in _WORDS.findall(name)]
+
+
+class SecretNames:
+    """Whole names and terms; ``is_secret`` applies the rule of the module docstring."""
+
+    __slots__ = ("names", "part_terms", "word_runs")
+
+    def __init__(self, names: Iterable[str], terms: Iterable[str]) -> None:
+        self.names = frozenset(_normal(name) for name in names)
+        runs: set[str] = set()
+        parts: set[str] = set()
+        for term in terms:
+            words = _words(term)
+            if not words:
+                continue
+            runs.add(f"_{'_'.join(words)}_")
+            if len(words) == 1 and _is_part_term(words[0]):
+                parts.add(words[0])
+        self.word_runs = tuple(sorted(runs))
+        self.part_terms = tuple(sorted(parts))
+
+    def is_secret(self, name: str) -> bool:
+        """True when values under ``name`` are secret."""
+        if _normal(name) in self.names:
+            return True
+        words = _words(name)
+        if not words:
+            return False
+        spaced = f"_{'_'.join(words)}_"
+        for run in self.word_runs:
+            if run in spaced:
+                return True
+        for word in words:
+            if word in _INNOCENT_WORDS:
+                continue
+            for term in self.part_terms:
+                if word.startswith(term) or word.endswith(term):
+                    return True
+        return False
+
+
+def _is_part_term(word: str) -> bool:
+    if word in _WHOLE_WORD_TERMS:
+        return False
+    return len(word) >= _SHORT_TERM or word in _SHORT_PART_TERMS
+
+
+# What reprs filter: the default scrubber's names with send_default_pii off.
+_DEFAULT = SecretNames(
+    [*DEFAULT_DENYLIST, *DEFAULT_PII_DENYLIST, *SECRET_HEADERS],
+    [*DEFAULT_KEY_TERMS, *DEFAULT_PII_KEY_TERMS],
+)
 _MAX_KNOWN = 10_000
 _MAX_REMEMBERED_LENGTH = 64
 
@@ -52,7 +150,7 @@ def names_are_safe(names: Iterable[object]) -> bool:
 
 
 def is_safe_name(name: object) -> bool:
-    """False for a str or bytes that contains one of ``SENSITIVE_NAME_PARTS``, any case."""
+    """False for a str or bytes that names a secret (``SecretNames.is_secret``), any case."""
     kind = type(name)
     if kind is str:
         text: str = name  # type: ignore[assignment]
@@ -62,7 +160,7 @@ def is_safe_name(name: object) -> bool:
         return True
     if name in KNOWN_SAFE_NAMES:
         return True
-    if _SENSITIVE.search(text.lower()):
+    if _DEFAULT.is_secret(text):
         return False
     if len(text) <= _MAX_REMEMBERED_LENGTH and len(KNOWN_SAFE_NAMES) < _MAX_KNOWN:
         KNOWN_SAFE_NAMES.add(name)

@@ -1,81 +1,109 @@
-"""Secrets recognised by their shape inside any string, and the key names that mark secrets.
+"""Secrets recognised by their shape inside any string (the names that mark secrets: secret_names).
 
-Used by the scrubber (scrubbing.md §4) on the caller's thread: every pattern is compiled once
-into one alternation, so a string without a secret costs a single regex search.
+Used by the scrubber (scrubbing.md §4) on all the strings of an event at once. An exact pattern
+per shape costs a regex pass over every string; instead each default shape has a cheap necessary
+condition, looked for in the strings joined: literals one of which every match contains (found
+by a C-speed search for their rarest character), or, for card numbers, a run of 13 or more
+digits, spaces and dashes. Only the strings where it holds are searched with the exact pattern.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import NamedTuple
 
-__all__ = [
-    "DEFAULT_DENYLIST",
-    "DEFAULT_KEY_TERMS",
-    "DEFAULT_PII_DENYLIST",
-    "DEFAULT_VALUE_PATTERNS",
-    "SECRET_HEADERS",
-    "ValueShapes",
-    "is_card_number",
-]
+__all__ = ["DEFAULT_VALUE_PATTERNS", "FILTERED", "ValueShapes", "is_card_number"]
 
-# sentry_sdk.scrubber's lists, names and order kept: matched as whole keys.
-DEFAULT_DENYLIST = [
-    "password", "passwd", "secret", "api_key", "apikey", "auth", "credentials", "mysql_pwd",
-    "privatekey", "private_key", "token", "session", "csrftoken", "sessionid", "x_csrftoken",
-    "x_forwarded_for", "set_cookie", "cookie", "authorization", "proxy-authorization",
-    "x_api_key", "aiohttp_session", "connect.sid", "csrf_token", "csrf", "_csrf",
-    "_csrf_token", "PHPSESSID", "_session", "symfony", "user_session", "_xsrf", "XSRF-TOKEN",
-]  # fmt: skip
-DEFAULT_PII_DENYLIST = ["x_forwarded_for", "x_real_ip", "ip_address", "remote_addr"]
-# sentry_sdk 2.75 data_collection's terms: a key *containing* one of them is secret.
-DEFAULT_KEY_TERMS = [
-    "auth", "token", "secret", "password", "passwd", "pwd", "key", "jwt", "bearer", "sso",
-    "saml", "csrf", "xsrf", "credentials", "session", "sid", "identity",
-]  # fmt: skip
-# Always secret, whatever the lists say (compared after lower-casing and "-" -> "_").
-SECRET_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
 
-# Each pattern names the part to replace as its group "secret" (else the whole match). The
-# literals after each are its triggers: the pattern can only match a text containing one, and a
-# literal is found at C speed in all of an event's strings joined (see ValueShapes.found);
-# None: the pattern, starting with literals, is its own trigger.
-_DEFAULT_SHAPES: list[tuple[str, tuple[str, ...] | None]] = [
+class _Trigger(NamedTuple):
+    """Every match contains one of ``literals``, each holding ``anchor`` at ``offset``."""
+
+    anchor: str  # a character rare in ordinary text, so its occurrences are few
+    offset: int
+    literals: tuple[str, ...]
+    is_folded: bool = False  # looked for with ASCII letters lower-cased
+
+
+class _Needle(NamedTuple):
+    anchor: int
+    offset: int
+    literals: tuple[bytes, ...]
+    is_folded: bool
+    searched: tuple[bytes, ...]  # what to search for once the anchor proves common here
+
+
+_AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA",
+                 "APKA")  # fmt: skip
+_CARD = r"(?<![0-9.])(?P<card>(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6)(?:[ -]?[0-9]){12,18})(?![0-9.])"
+# Each pattern names the part to replace as its group "secret" (else the whole match).
+_DEFAULT_SHAPES: list[tuple[str, _Trigger | None]] = [
     (
         r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?P<secret>[\s\S]*?)"
         r"(?:-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-        ("PRIVATE KEY",),
+        _Trigger("V", 3, ("PRIVATE KEY",)),
     ),
-    (r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)", ("earer", "EARER")),
-    (r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z2-7]{16}\b", None),
-    (r"\bAIza[0-9A-Za-z\-_]{35}\b", ("AIza",)),  # Google API key
-    (r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{22,})\b", None),
-    (r"\bglpat-[A-Za-z0-9\-_]{20,}\b", ("glpat-",)),  # GitLab
-    (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", ("xox",)),  # Slack
-    (r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b", ("k_live_", "k_test_")),  # Stripe
-    (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}\b", ("sk-",)),  # OpenAI, Anthropic
-    (r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",)),  # JWT
-    (r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:(?P<secret>[^\s/?#@]+)@", ("://",)),  # URL password
     (
-        r"(?<![\d.])(?P<card>(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6)(?:[ -]?\d){12,18})(?![\d.])",
-        ("0000 0000 0000", "0000-0000-0000", "0000000000000"),
+        r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
+        _Trigger("b", 0, ("bearer",), is_folded=True),
     ),
+    (
+        rf"(?:{'|'.join(_AWS_PREFIXES)})[A-Z2-7]{{16}}\b",
+        _Trigger("A", 0, _AWS_PREFIXES),
+    ),
+    (r"\bAIza[0-9A-Za-z\-_]{35}\b", _Trigger("I", 1, ("AIza",))),  # Google API key
+    (
+        r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{22,})\b",
+        _Trigger("g", 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    ),
+    (r"\bglpat-[A-Za-z0-9\-_]{20,}\b", _Trigger("-", 5, ("glpat-",))),  # GitLab
+    (  # Slack
+        r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+        _Trigger("-", 4, tuple(f"xox{kind}-" for kind in "abposr")),
+    ),
+    (  # Stripe
+        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b",
+        _Trigger("k", 0, ("k_live_", "k_test_")),
+    ),
+    (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}\b", _Trigger("k", 1, ("sk-",))),  # OpenAI...
+    (  # JWT
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+        _Trigger("J", 2, ("eyJ",)),
+    ),
+    (  # URL password
+        r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:(?P<secret>[^\s/?#@]+)@",
+        _Trigger("@", 0, ("@",)),
+    ),
+    (_CARD, None),  # in runs of digits, spaces and dashes
 ]
 DEFAULT_VALUE_PATTERNS: list[re.Pattern[str]] = [re.compile(p) for p, _ in _DEFAULT_SHAPES]
 _TRIGGERS = {
-    pattern: triggers
-    for pattern, (_, triggers) in zip(DEFAULT_VALUE_PATTERNS, _DEFAULT_SHAPES, strict=True)
+    pattern: trigger
+    for pattern, (_, trigger) in zip(DEFAULT_VALUE_PATTERNS, _DEFAULT_SHAPES, strict=True)
 }
+_CARD_PATTERN = DEFAULT_VALUE_PATTERNS[-1]
 
 FILTERED = "[Filtered]"
 _MIN_CARD, _MAX_CARD = 10**12, 10**19
-_ZEROED_DIGITS = str.maketrans("123456789", "000000000")
+_MIN_CARD_DIGITS = 13
+_MAX_MISSES = 48  # anchors that start no literal before the literals are searched instead
+_SEPARATOR = "\x00"
+# One translation of the joined text (encoded one byte per character) serves two checks:
+# ASCII letters lower-cased for the bearer trigger, and every character a card number is made
+# of (digits, space, dash) read as "0", so a card lies in a run of 13 or more "0".
+_FOLDED = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -", b"abcdefghijklmnopqrstuvwxyz" + b"0" * 12
+)
+_CARD_RUN = b"0" * _MIN_CARD_DIGITS
+_ZERO_RUN = re.compile(b"0+")
+_CARD_SEPARATORS = re.compile(r"[ -]")
 
 
 def is_card_number(digits: str) -> bool:
-    """True for 13 to 19 digits that pass the Luhn check."""
-    if not 13 <= len(digits) <= 19 or not digits.isdigit():
+    """True for 13 to 19 ASCII digits that pass the Luhn check."""
+    if not 13 <= len(digits) <= 19 or not digits.isascii() or not digits.isdigit():
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -88,7 +116,7 @@ def is_card_number(digits: str) -> bool:
 
 class _Shape(NamedTuple):
     pattern: re.Pattern[str]
-    triggers: tuple[str, ...] | None  # None: the pattern itself is searched
+    needle: _Needle | None  # None: every string is searched (card numbers: their runs)
     secret: str | None  # the group replaced, else the whole match
     is_card: bool
 
@@ -104,43 +132,50 @@ class ValueShapes:
             pattern = re.compile(given) if isinstance(given, str) else given
             groups = pattern.groupindex
             secret = "secret" if "secret" in groups else "card" if "card" in groups else None
-            self.shapes.append(_Shape(pattern, _TRIGGERS.get(pattern), secret, secret == "card"))
+            trigger = _TRIGGERS.get(pattern)
+            needle = None if trigger is None else _needle(trigger)
+            self.shapes.append(_Shape(pattern, needle, secret, secret == "card"))
 
-    def found(self, texts: Iterable[str]) -> list[_Shape]:
-        """The shapes that may occur in ``texts``; an empty list (the rule) means none does."""
-        joined = "\x00".join(texts)
-        zeroed: str | None = None
-        hits = []
+    def found(self, texts: list[str]) -> set[str]:
+        """The strings of ``texts`` holding a secret; empty (the rule) if none does."""
+        hits: set[str] = set()
+        if not texts:
+            return hits
+        unique = list(dict.fromkeys(texts))
+        joined = _SEPARATOR.join(unique)
+        # One byte per character keeps offsets; a character above U+00FF becomes "?".
+        encoded = joined.encode("latin-1", "replace")
+        # ASCII letters lower-cased, and digits, spaces and dashes read as "0".
+        folded = encoded.translate(_FOLDED)
+        starts: list[int] | None = None
         for shape in self.shapes:
-            triggers = shape.triggers
-            if triggers is None:
-                if shape.pattern.search(joined) is not None:
-                    hits.append(shape)
+            needle = shape.needle
+            if needle is not None:
+                if needle.anchor not in (folded if needle.is_folded else encoded):
+                    continue  # the rule: one C-speed scan, and the shape is ruled out
+                offsets = _trigger_starts(joined, encoded, folded, shape.pattern, needle)
+            elif shape.pattern is _CARD_PATTERN:
+                if _CARD_RUN not in folded:
+                    continue
+                offsets = _card_starts(joined, folded)
+            else:  # a pattern of the user's: searched in each string alone, as it was written
+                hits.update(text for text in unique if text not in hits and _matches(text, shape))
                 continue
-            if shape.is_card:
-                if zeroed is None:
-                    zeroed = joined.translate(_ZEROED_DIGITS)
-                text = zeroed
+            candidates = set()
+            for offset in offsets:
+                if starts is None:
+                    starts = list(accumulate((len(t) + 1 for t in unique), initial=0))
+                candidates.add(unique[bisect_right(starts, offset) - 1])
+            if needle is None:  # card offsets are those of matches
+                hits |= candidates
             else:
-                text = joined
-            for trigger in triggers:
-                if trigger in text:
-                    hits.append(shape)
-                    break
+                hits.update(text for text in candidates - hits if _matches(text, shape))
         return hits
 
-    @staticmethod
-    def replace(text: str, shapes: list[_Shape]) -> tuple[str, list[list[object]]] | None:
-        """``text`` with the secrets of ``shapes`` replaced, and the remarks; None if none."""
+    def replace(self, text: str) -> tuple[str, list[list[object]]] | None:
+        """``text`` with its secrets replaced, and the remarks; None if it holds none."""
         original = text
-        for shape in shapes:
-            triggers = shape.triggers
-            if triggers is not None and not shape.is_card:
-                for trigger in triggers:
-                    if trigger in text:
-                        break
-                else:
-                    continue  # this string cannot hold the secret another string does
+        for shape in self.shapes:  # in order: a secret replaced can reveal the next one
             text = _replace_one(text, shape)
         if text is original:
             return None
@@ -156,6 +191,64 @@ class ValueShapes:
         return _MIN_CARD <= value < _MAX_CARD and is_card_number(str(value))
 
 
+def _needle(trigger: _Trigger) -> _Needle:
+    literals = tuple(literal.encode() for literal in trigger.literals)
+    prefix = literals[0]
+    while not all(literal.startswith(prefix) for literal in literals):
+        prefix = prefix[:-1]
+    # Searching a short prefix once beats searching each of many literals; the pattern itself
+    # beats one character or many literals.
+    if len(prefix) > 1 and len(literals) > 2:
+        searched: tuple[bytes, ...] = (prefix,)
+    else:
+        searched = literals if len(literals) <= 2 and min(map(len, literals)) > 1 else ()
+    return _Needle(ord(trigger.anchor), trigger.offset, literals, trigger.is_folded, searched)
+
+
+def _trigger_starts(
+    joined: str, encoded: bytes, folded: bytes, pattern: re.Pattern[str], needle: _Needle
+) -> Iterator[int]:
+    """Offsets where a literal of ``needle`` starts (some twice, some no match)."""
+    anchor, offset, literals, is_folded, searched = needle
+    text = folded if is_folded else encoded
+    misses = 0
+    found = text.find(anchor, offset)
+    while found >= 0:
+        start = found - offset
+        if text.startswith(literals, start):
+            yield start
+        elif (misses := misses + 1) > _MAX_MISSES:  # a common anchor here: search on in C
+            for part in searched:
+                found = text.find(part, start)
+                while found >= 0:
+                    if text.startswith(literals, found):
+                        yield found
+                    found = text.find(part, found + 1)
+            if not searched:  # no literal long enough to search for: the pattern itself
+                yield from (match.start() for match in pattern.finditer(joined, start))
+            return
+        found = text.find(anchor, found + 1)
+
+
+def _card_starts(joined: str, folded: bytes) -> Iterator[int]:
+    """Offsets in ``joined`` where a card number passing Luhn starts."""
+    found = folded.find(_CARD_RUN)
+    while found >= 0:
+        run = _ZERO_RUN.match(folded, found)
+        end = run.end() if run is not None else found + _MIN_CARD_DIGITS
+        # A window one character wider each side, so the look-arounds see their neighbours.
+        for match in _CARD_PATTERN.finditer(joined, max(found - 1, 0), end + 1):
+            if is_card_number(_CARD_SEPARATORS.sub("", match["card"])):
+                yield match.start()
+        found = folded.find(_CARD_RUN, end)
+
+
+def _matches(text: str, shape: _Shape) -> bool:
+    if not shape.is_card:
+        return shape.pattern.search(text) is not None
+    return _replace_one(text, shape) is not text
+
+
 def _replace_one(text: str, shape: _Shape) -> str:
     pieces: list[str] = []
     done = 0
@@ -163,7 +256,7 @@ def _replace_one(text: str, shape: _Shape) -> str:
         start, end = match.span(shape.secret) if shape.secret else match.span()
         if start < 0:
             start, end = match.span()
-        if shape.is_card and not is_card_number(re.sub(r"[ -]", "", match[shape.secret or 0])):
+        if shape.is_card and not is_card_number(_CARD_SEPARATORS.sub("", match[shape.secret or 0])):
             continue
         pieces.append(text[done:start])
         pieces.append(FILTERED)

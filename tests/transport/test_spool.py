@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,29 @@ def test_the_default_spool_is_a_per_user_cache_folder_keyed_by_dsn(
     assert first.spool.directory.parent == tmp_path / "cache" / "tripwire" / "spool"
     assert first.spool.directory != second.spool.directory
     assert without.spool is None
+
+
+def test_the_unencoded_inbox_holds_half_of_max_queue_bytes_and_counts_what_is_refused(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(hang=True))
+    seen: list[str] = []
+    transport = make_transport(
+        max_queue_bytes=200_000,
+        transport_queue_size=0,
+        on_drop=lambda reason, category, quantity: seen.append(reason),
+    )
+    padding = "x" * 10_000
+    transport.capture_envelope(event_envelope("first", extra={"padding": padding}))
+    while transport.worker.backlog.in_flight is None:  # the worker waits on the server now
+        time.sleep(0.01)
+    for number in range(200):
+        transport.capture_envelope(event_envelope(f"waiting {number}", extra={"padding": padding}))
+
+    refused = seen.count(drops.QUEUE_OVERFLOW)
+    assert refused >= 200 - 200_000 // 2 // 10_000  # an inbox of 10 kB events, by bytes
+    collector.release()
+    collector.respond()
+    assert transport.flush(30)
+    assert len(collector.events) == 1 + 200 - refused
+    assert transport.drops.totals() == {(drops.QUEUE_OVERFLOW, "error"): refused}

@@ -1,18 +1,16 @@
 """Running work in forks of the caller's scopes, for threads, executors and tasks.
 
-The one place integrations set the scope ContextVars directly rather than through
-``use_isolation_scope()``/``use_scope()``: those fork the current scope once more and cost
-two generator context managers per work item, and a task's context needs values set with
-nothing to restore.
+Integrations set the scopes with ``tripwire.active.activate`` rather than
+``use_isolation_scope()``/``use_scope()``: those fork the current scope once more per work
+item, and a task's context needs values set with nothing to restore.
 """
 
 from __future__ import annotations
 
-from contextvars import Token
 from typing import NamedTuple
 
-from tripwire import scope
-from tripwire.scope import Scope, get_current_scope, get_isolation_scope
+from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
+from tripwire.scope import Scope
 
 __all__ = ["Forks", "enter", "fork_scopes", "leave"]
 
@@ -22,9 +20,6 @@ class Forks(NamedTuple):
     current: Scope
 
 
-Tokens = tuple[Token[Scope | None], Token[Scope | None]]
-
-
 def fork_scopes() -> Forks:
     """Forks of the caller's isolation and current scopes (runs on the caller's thread)."""
     return Forks(get_isolation_scope().fork(), get_current_scope().fork())
@@ -32,9 +27,8 @@ def fork_scopes() -> Forks:
 
 def enter(forks: Forks) -> Tokens:
     """Make ``forks`` this context's scopes; ``leave(tokens)`` restores the previous ones."""
-    return scope._isolation_scope.set(forks.isolation), scope._current_scope.set(forks.current)
+    return activate(forks.isolation, forks.current)
 
 
 def leave(tokens: Tokens) -> None:
-    scope._current_scope.reset(tokens[1])
-    scope._isolation_scope.reset(tokens[0])
+    deactivate(tokens)

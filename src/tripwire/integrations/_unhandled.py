@@ -6,8 +6,8 @@ from __future__ import annotations
 from types import TracebackType
 
 from tripwire import api
+from tripwire.active import get_client
 from tripwire.events.exceptions import event_from_exception
-from tripwire.scope import get_client
 
 __all__ = ["capture_unhandled", "is_reportable"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import ClassVar
 
+from tripwire.active import add_global_event_processor, get_client
 from tripwire.integrations import Integration
-from tripwire.scope import add_global_event_processor, get_client
 from tripwire.types import Event, Hint
 
 __all__ = ["ArgvIntegration"]

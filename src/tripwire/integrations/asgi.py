@@ -1,6 +1,6 @@
 """ASGI: ``SentryAsgiMiddleware`` gives each request an isolation scope and reports failures.
 
-Runs in the request's task. Per request it opens the scope, adds one event processor holding
+Runs in the request's task. Per request it forks the scopes, adds one event processor holding
 the ASGI scope, and passes ``receive`` through a recorder that keeps body chunks by reference
 within ``max_request_body_size``; request data is read only when an event is captured.
 Starlette, FastAPI and Django run their requests through ``run_asgi``.
@@ -47,6 +47,7 @@ TRANSACTION_STYLE_VALUES = ("endpoint", "url")
 SCOPE_KEY = "tripwire.request"
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_REQUEST_TYPES = ("http", "websocket")
 
 
 def _joined_headers(raw: object) -> dict[str, str]:
@@ -111,32 +112,27 @@ def _endpoint_name(endpoint: object) -> str | None:
     return f"{module}.{name}" if isinstance(module, str) else name
 
 
-class _RecordingReceive:
-    """``receive`` that keeps ``http.request`` body chunks (by reference) in a recorder."""
-
-    __slots__ = ("_receive", "_recorder")
-
-    def __init__(self, receive: Receive, recorder: BodyRecorder) -> None:
-        self._receive = receive
-        self._recorder = recorder
-
-    async def __call__(self) -> Message:
-        message = await self._receive()
-        if message.get("type") == "http.request":
-            body = message.get("body")
-            if body:
-                self._recorder.add(bytes(body))
-        return message
-
-
 class AsgiRequest(RequestState):
-    """One request: its ASGI scope and recorded body; ``process`` adds it to events."""
+    """One request: its ASGI scope and recorded body; ``process`` adds it to events.
 
-    __slots__ = ("path", "recorder", "root_path", "scope", "transaction_style")
+    ``receive`` is the application's ``receive``: it keeps ``http.request`` body chunks (by
+    reference) within ``max_request_body_size``, in a recorder made at the first non-empty
+    chunk, so that a request without a body costs no recorder and no limit lookup.
+    """
+
+    __slots__ = (
+        "_receive",
+        "path",
+        "recorder",
+        "root_path",
+        "scope",
+        "transaction_style",
+    )
 
     def __init__(
         self,
         scope: AsgiScope,
+        receive: Receive,
         mechanism_type: str,
         transaction_style: str,
         describe: Describe | None = None,
@@ -146,23 +142,31 @@ class AsgiRequest(RequestState):
         self.transaction_style = transaction_style
         self.path: str | None = scope.get("path")
         self.root_path: str = scope.get("root_path") or ""
+        self._receive = receive
         self.recorder: BodyRecorder | None = None
 
-    def recording(self, receive: Receive, limit: int | None) -> Receive:
-        """``receive`` that also records ``http.request`` bodies within ``limit``."""
-        if limit == 0:
-            return receive
-        self.recorder = BodyRecorder(limit)
-        return _RecordingReceive(receive, self.recorder)
+    async def receive(self) -> Message:
+        """The wrapped ``receive``, recording body chunks."""
+        message = await self._receive()
+        if message.get("type") == "http.request":
+            body = message.get("body")
+            if body:
+                if self.recorder is None:
+                    config = tripwire.get_client().config
+                    self.recorder = BodyRecorder(body_limit(config.max_request_body_size))
+                self.recorder.add(bytes(body))
+        return message
 
-    def _body(self, facts: RequestFacts) -> tuple[bytes | None, bool]:
+    def _body(self, facts: RequestFacts, limit: int | None) -> tuple[bytes | None, bool]:
         try:
             length = int(facts.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
+        if limit == 0:
+            return None, length > 0  # max_request_body_size="never"
         recorder = self.recorder
         if recorder is None:
-            return None, length > 0  # max_request_body_size="never"
+            return None, False  # nothing read: no body, or one the application left unread
         if recorder.is_too_large:
             return None, True
         if length and recorder.size < length:
@@ -190,7 +194,7 @@ class AsgiRequest(RequestState):
         config = tripwire.get_client().config
         pii = config.send_default_pii
         facts = facts_from_asgi_scope(self.scope, self.path, self.root_path)
-        body, is_over_limit = self._body(facts)
+        body, is_over_limit = self._body(facts, body_limit(config.max_request_body_size))
         request, meta = collect_request(
             facts, send_default_pii=pii, body=body, is_body_over_limit=is_over_limit
         )
@@ -210,7 +214,7 @@ async def run_asgi(
     describe: Describe | None = None,
 ) -> None:
     """Run one connection of ``app`` in its own isolation scope; report and re-raise failures."""
-    if scope.get("type") not in ("http", "websocket"):  # lifespan: not a request
+    if scope.get("type") not in _REQUEST_TYPES:  # lifespan: not a request
         return await app(scope, receive, send)
     outer = scope.get(SCOPE_KEY)
     if isinstance(outer, AsgiRequest):  # an outer middleware already handles this request
@@ -221,17 +225,17 @@ async def run_asgi(
     client = tripwire.get_client()
     if not client.is_active():
         return await app(scope, receive, send)
-    state = AsgiRequest(scope, mechanism_type, transaction_style, describe)
+    state = AsgiRequest(scope, receive, mechanism_type, transaction_style, describe)
     scope[SCOPE_KEY] = state
-    receive = state.recording(receive, body_limit(client.config.max_request_body_size))
-    with tripwire.isolation_scope() as isolation:
-        isolation.clear_breadcrumbs()
-        isolation.add_event_processor(state.process)
-        try:
-            await app(scope, receive, send)
-        except BaseException as exc:
-            state.report(exc)
-            raise
+    state.enter()
+    try:
+        await app(scope, state.receive, send)
+    except BaseException as exc:
+        state.report(exc)
+        raise
+    finally:
+        state.leave()
+        scope.pop(SCOPE_KEY, None)  # the state holds the scope: no cycle outlives the request
     return None
 
 

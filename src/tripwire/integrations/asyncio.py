@@ -21,10 +21,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
 from tripwire import api
+from tripwire.active import get_client
 from tripwire.integrations import Integration
 from tripwire.integrations._scopes import Forks, enter, fork_scopes, leave
 from tripwire.integrations._unhandled import capture_unhandled
-from tripwire.scope import get_client
 
 __all__ = ["AsyncioIntegration", "enable_asyncio_integration"]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from tripwire import api
+from tripwire.active import get_client
 from tripwire.integrations import Integration
-from tripwire.scope import get_client
 
 __all__ = ["AtexitIntegration", "default_callback"]
 

@@ -15,8 +15,8 @@ from collections import deque
 from contextvars import ContextVar
 from typing import ClassVar
 
+from tripwire.active import add_global_event_processor, get_client
 from tripwire.integrations import Integration
-from tripwire.scope import add_global_event_processor, get_client
 from tripwire.types import Event, Hint
 
 __all__ = ["DedupeIntegration", "forget_exception", "was_seen"]

@@ -21,12 +21,12 @@ from types import FrameType, TracebackType
 from typing import Any, ClassVar, cast
 
 from tripwire import api
+from tripwire.active import get_client
 from tripwire.events.exceptions import event_from_exception
 from tripwire.events.frames import frames_from_stack
 from tripwire.integrations import Integration
 from tripwire.options import Options
 from tripwire.safe_repr import safe_repr, safe_str, without_surrogates
-from tripwire.scope import get_client
 from tripwire.types import Breadcrumb, Event, Hint
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from tripwire import api
+from tripwire.active import get_client
 from tripwire.integrations import Integration
-from tripwire.scope import get_client
 
 __all__ = ["StdlibIntegration", "describe_command", "http_breadcrumb"]
 

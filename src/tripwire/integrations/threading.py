@@ -16,10 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
 
+from tripwire.active import get_client
 from tripwire.integrations import Integration
 from tripwire.integrations._scopes import Forks, enter, fork_scopes, leave
 from tripwire.integrations._unhandled import capture_unhandled
-from tripwire.scope import get_client
 
 __all__ = ["ThreadingIntegration"]
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar
 
+from tripwire.active import get_client
 from tripwire.integrations import Integration
 from tripwire.integrations._unhandled import capture_unhandled
-from tripwire.scope import get_client
 
 __all__ = ["UnraisablehookIntegration"]
 

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 60.0
 MAX_SERVER_ATTEMPTS = 5  # a 5xx answer this many times means the server refuses this one
+# Offline, envelopes go to disk in files of about this size: each file costs an fsync, and a
+# worker waiting on one leaves the caller's thread free to fill the inbox faster than it drains.
+SPILL_BATCH_BYTES = 2 * 1024 * 1024
 
 
 def _events_in(outbound: Outbound) -> int:
@@ -63,6 +66,7 @@ class Backlog:
         self._claim: Claim | None = None
         self._replay: deque[Outbound | None] = deque()
         self.offline = False  # the server is unreachable: new envelopes go to disk
+        self._is_spilled = True  # offline, everything in memory has been offered to the spool
         self._retry_at = 0.0
         self._delay = 0.0
         self._spool_pending = spool is not None  # files may wait from an earlier process
@@ -81,16 +85,31 @@ class Backlog:
         """Nothing to do until something new arrives (or, offline, until the next probe)."""
         if self.in_flight is not None:
             return False
-        return self.offline or not (self._queue or self._replay or self.has_spooled)
+        if self.offline:
+            return self._is_spilled
+        return not (self._queue or self._replay or self.has_spooled)
+
+    @property
+    def queue_bytes(self) -> int:
+        return self._queue_bytes
 
     def add(self, fresh: list[Outbound]) -> None:
+        """Queue encoded envelopes; offline, they go to disk once a file's worth waits."""
         for outbound in fresh:
             self._queue.append(outbound)
             self._queue_bytes += len(outbound.body)
         if self.offline and self.spool is not None:
-            self._spill_queue(everything=True)
+            self._is_spilled = False
+            if self._queue_bytes >= min(SPILL_BATCH_BYTES, self._max_queue_bytes):
+                self.spill_queue()
         elif self._queue_bytes > self._max_queue_bytes:
             self._spill_queue(everything=False)
+
+    def spill_queue(self) -> None:
+        """Offline: offer everything in memory to the spool (the worker's inbox is empty)."""
+        if self.offline and self.spool is not None and not self._is_spilled:
+            self._spill_queue(everything=True)
+            self._is_spilled = True
 
     def queue_report(self, now: float, force: bool) -> bool:
         """Queue a client report when one is due (or forced); True when one was queued."""
@@ -103,6 +122,10 @@ class Backlog:
     def probe(self, now: float) -> None:
         """Try the server at once, even while backing off (a flush asks for this)."""
         self._retry_at = min(self._retry_at, now)
+
+    def is_waiting_past(self, moment: float) -> bool:
+        """True when nothing is in flight and the next attempt comes after ``moment``."""
+        return self.in_flight is None and self._retry_at >= moment
 
     def is_backing_off(self, now: float) -> bool:
         return self._retry_at > now
@@ -142,6 +165,8 @@ class Backlog:
 
     def _spill_queue(self, everything: bool) -> None:
         """Move the newest envelopes (all of them when offline) to disk, within the bounds."""
+        if everything and self.spool is not None and not self.spool.has_room:
+            everything = False  # a full spool: only what is over the memory bound moves (out)
         moving: list[Outbound] = []
         while self._queue and (everything or self._queue_bytes > self._max_queue_bytes):
             outbound = self._queue.pop()
@@ -177,6 +202,12 @@ class Backlog:
                 outbound = without_categories(outbound, limited)
             self.in_flight = outbound
             return outbound
+
+    def peek(self) -> Outbound | None:
+        """The envelope ``next()`` would most likely return, left where it is."""
+        if self._queue:
+            return self._queue[0]
+        return self._replay[0] if self._replay else None
 
     def _take(self) -> Outbound | None:
         if self._queue:
@@ -240,6 +271,7 @@ class Backlog:
                 logger.debug("server answers again; replaying the spool")
                 self._spool_pending = self.spool is not None
             self.offline = False
+            self._is_spilled = True
             self._delay = 0.0
             self._finish(outbound)
         elif isinstance(outcome, RateLimited):
@@ -279,4 +311,5 @@ class Backlog:
             self.spool.release(claim)
             self._spool_pending = True
         if self.spool is not None:
-            self._spill_queue(everything=True)
+            self._is_spilled = False
+            self.spill_queue()

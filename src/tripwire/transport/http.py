@@ -11,7 +11,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from tripwire.dsn import Dsn
 from tripwire.envelope import Envelope
 from tripwire.options import Options, parse_bool
 from tripwire.transport.base import Transport
+from tripwire.transport.connection import Connection, tls_context
 from tripwire.transport.outbound import (
     Outbound,
     Outcome,
@@ -42,9 +44,12 @@ __all__ = [
     "HttpSender",
     "HttpTransport",
     "choose_proxy",
+    "make_connection",
     "make_pool",
     "make_transport",
+    "outcome_of",
     "post",
+    "post_direct",
     "spotlight_url",
 ]
 
@@ -55,7 +60,9 @@ USER_AGENT = f"{SDK_NAME}/{VERSION}"
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
 SPOTLIGHT_TIMEOUT_S = 2.0
+PREPARED_FOR_S = 1.0  # a body prepared ahead longer ago is stamped again (sent_at)
 GZIP_LEVEL = 6  # level 9 costs twice the CPU for a few percent on event JSON
+DEFAULT_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)  # as urllib3's
 KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
 
 
@@ -102,12 +109,8 @@ def choose_proxy(options: Options, dsn: Dsn) -> str | None:
 
 
 def _socket_options(options: Options) -> list[tuple[int, int, int | bytes]]:
-    from urllib3.connection import HTTPConnection
-
     chosen: list[tuple[int, int, int | bytes]] = list(
-        options.socket_options
-        if options.socket_options is not None
-        else HTTPConnection.default_socket_options
+        options.socket_options if options.socket_options is not None else DEFAULT_SOCKET_OPTIONS
     )
     if options.keep_alive:
         chosen.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
@@ -117,17 +120,39 @@ def _socket_options(options: Options) -> list[tuple[int, int, int | bytes]]:
     return chosen
 
 
-def make_pool(options: Options, dsn: Dsn, timeout_s: float) -> urllib3.PoolManager:
-    """A connection pool for ``dsn``: TLS checked, proxy and socket options applied."""
+def _ca_certs(options: Options) -> str:
     import certifi
-    import urllib3
 
-    ca_certs = (
+    return (
         options.ca_certs
         or os.environ.get("SSL_CERT_FILE")
         or os.environ.get("REQUESTS_CA_BUNDLE")
         or certifi.where()
     )
+
+
+def make_connection(options: Options, dsn: Dsn, timeout_s: float) -> Connection:
+    """The direct connection to ``dsn``'s host (no proxy): TLS checked, socket options set."""
+    tls = None
+    if dsn.scheme == "https":
+        cert_file = options.cert_file or os.environ.get("CLIENT_CERT_FILE")
+        key_file = options.key_file or os.environ.get("CLIENT_KEY_FILE")
+        tls = tls_context(_ca_certs(options), cert_file, key_file)
+    return Connection(
+        dsn.host,
+        dsn.port,
+        timeout_s=timeout_s,
+        connect_timeout_s=min(CONNECT_TIMEOUT_S, timeout_s),
+        socket_options=_socket_options(options),
+        tls=tls,
+    )
+
+
+def make_pool(options: Options, dsn: Dsn, timeout_s: float) -> urllib3.PoolManager:
+    """A connection pool for ``dsn``: TLS checked, proxy and socket options applied."""
+    import urllib3
+
+    ca_certs = _ca_certs(options)
     settings: dict[str, Any] = {
         "num_pools": 2,
         "maxsize": 2,
@@ -167,15 +192,53 @@ def post(
         response = pool.request("POST", url, body=body, headers=headers)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
-    limits.update(response.status, response.headers)
-    if 200 <= response.status < 300:
+    return outcome_of(response.status, response.headers, response.data, limits)
+
+
+def post_direct(
+    connection: Connection,
+    target: str,
+    body: bytes,
+    headers: dict[str, str],
+    limits: RateLimits,
+    meanwhile: Callable[[], object] | None = None,
+) -> Outcome:
+    """POST ``body`` on the kept-alive ``connection``; its errors become an ``Outcome``."""
+    try:
+        reply = connection.post(target, body, headers, meanwhile)
+    except (OSError, ValueError) as exc:  # ValueError: e.g. a bad certificate file
+        return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
+    return outcome_of(reply.status, reply.headers, reply.body, limits)
+
+
+def outcome_of(status: int, headers: Mapping[str, str], body: bytes, limits: RateLimits) -> Outcome:
+    """What an answer means (protocol.md §7): limits recorded first, for any status."""
+    limits.update(status, headers)
+    if 200 <= status < 300:
         return Sent()
-    if response.status == 429:
-        return RateLimited(response.status)
-    if response.status >= 500:
-        return Retry(f"server answered {response.status}", is_network=False)
-    logger.warning("server answered %d: %r", response.status, response.data[:500])
-    return Rejected(response.status)
+    if status == 429:
+        return RateLimited(status)
+    if status >= 500:
+        return Retry(f"server answered {status}", is_network=False)
+    logger.warning("server answered %d: %r", status, body[:500])
+    return Rejected(status)
+
+
+def _prepare(outbound: Outbound) -> None:
+    import gzip
+
+    stamped = stamp_sent_at(outbound.body, time.time())
+    outbound.wire = (time.monotonic(), gzip.compress(stamped, GZIP_LEVEL, mtime=0))
+
+
+def _request_body(outbound: Outbound) -> bytes:
+    """The gzipped body with ``sent_at`` now: the one prepared ahead, unless it is stale."""
+    prepared, outbound.wire = outbound.wire, None
+    if prepared is None or time.monotonic() - prepared[0] > PREPARED_FOR_S:
+        _prepare(outbound)
+        prepared, outbound.wire = outbound.wire, None
+    assert prepared is not None
+    return prepared[1]
 
 
 class HttpSender:
@@ -199,7 +262,12 @@ class HttpSender:
         self._spotlight = spotlight_url(options)
         self._spotlight_retry_at = 0.0
         self._spotlight_delay = 0.0
+        self._target = ""  # the envelope URL's path, for the direct connection
+        if self._dsn is not None:
+            self._target = self._dsn.envelope_url[len(f"{self._dsn.scheme}://{self._dsn.netloc}") :]
         self._pool: urllib3.PoolManager | None = None
+        self._connection: Connection | None = None
+        self._use_pool: bool | None = None
         self._spotlight_pool: urllib3.PoolManager | None = None
 
     def prepare(self) -> None:
@@ -209,23 +277,44 @@ class HttpSender:
         import urllib.request  # noqa: F401
 
         "localhost".encode("idna")  # loads the codec now, not in the middle of a request
-        if self._dsn is not None and self._pool is None:
-            self._pool = make_pool(self._options, self._dsn, self._timeout_s)
+        if self._is_proxied():
+            import urllib3  # noqa: F401
+
+    def _is_proxied(self) -> bool:
+        if self._use_pool is None:  # decided on the worker: choose_proxy imports urllib
+            self._use_pool = self._dsn is not None and bool(choose_proxy(self._options, self._dsn))
+        return self._use_pool
 
     def reset(self) -> None:
-        """Forget the pools (after a fork, the sockets belong to the parent)."""
+        """Forget the connections (after a fork, the sockets belong to the parent)."""
         self._pool = None
+        self._connection = None
         self._spotlight_pool = None
 
-    def send(self, outbound: Outbound) -> Outcome:
+    def close(self) -> None:
+        """Close the kept-alive connection (the worker's last act)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def send(self, outbound: Outbound, upcoming: Outbound | None = None) -> Outcome:
+        """Send ``outbound``; while the server answers, prepare the body of ``upcoming``."""
         if self._dsn is None:
             return Sent()
-        if self._pool is None:
-            self._pool = make_pool(self._options, self._dsn, self._timeout_s)
-        import gzip
-
-        body = gzip.compress(stamp_sent_at(outbound.body, time.time()), GZIP_LEVEL, mtime=0)
-        return post(self._pool, self._dsn.envelope_url, body, self._headers, self._limits)
+        body = _request_body(outbound)
+        if self._is_proxied():  # a proxy: urllib3 knows CONNECT, SOCKS and TLS to the proxy
+            if self._pool is None:
+                self._pool = make_pool(self._options, self._dsn, self._timeout_s)
+            return post(self._pool, self._dsn.envelope_url, body, self._headers, self._limits)
+        if self._connection is None:
+            try:
+                self._connection = make_connection(self._options, self._dsn, self._timeout_s)
+            except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
+                return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
+        meanwhile = None if upcoming is None else partial(_prepare, upcoming)
+        return post_direct(
+            self._connection, self._target, body, self._headers, self._limits, meanwhile
+        )
 
     def mirror(self, outbound: Outbound) -> None:
         """Best effort copy to Spotlight; on failure it is skipped for a while (1 s to 60 s)."""
@@ -283,7 +372,7 @@ class HttpTransport(Transport):
             limits=limits,
             send_client_reports=options.send_client_reports,
             max_queue_bytes=options.max_queue_bytes,
-            inbox_limit=max(options.transport_queue_size, options.max_queue_bytes // 1024),
+            min_inbox=options.transport_queue_size,
             shutdown_timeout=options.shutdown_timeout,
             debug=options.debug,
         )

@@ -43,12 +43,28 @@ class Outbound:
     items: tuple[ItemInfo, ...]
     attempts: int = 0
     spooled_at: object = field(default=None, repr=False)  # the spool record it came from
+    # (monotonic time, request body) prepared ahead while the envelope before it was in flight
+    wire: tuple[float, bytes] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def encode(cls, envelope: Envelope) -> Outbound:
-        """Serialize ``envelope`` (worker side). Raises what the encoder raises."""
-        body = envelope.serialize()
-        return cls(body, scan_items(body))
+        """Serialize ``envelope`` as ``envelope.serialize()`` does, noting where each item
+        lies as it goes, so nothing is parsed back (worker side). Raises what the encoder
+        raises.
+        """
+        head = json.dumps(envelope.headers, separators=(",", ":"), allow_nan=False)
+        parts = [head.encode("utf-8"), b"\n"]
+        position = len(parts[0]) + 1
+        items: list[ItemInfo] = []
+        for item in envelope.items:
+            data = item.serialize()
+            item_type = item.type
+            quantity = max(1, len(item.payload)) if item_type == "attachment" else 1
+            end = position + len(data)
+            items.append(ItemInfo(item_type, category_of(item_type), quantity, position, end))
+            parts.append(data)
+            position = end
+        return cls(b"".join(parts), tuple(items))
 
     @property
     def categories(self) -> frozenset[str]:
@@ -101,6 +117,10 @@ def stamp_sent_at(body: bytes, sent_at: float) -> bytes:
     """``body`` with the envelope header ``sent_at`` set (protocol.md §5.1)."""
     first = body.find(b"\n")
     head, rest = (body, b"") if first < 0 else (body[:first], body[first:])
+    if head.startswith(b"{") and head.endswith(b"}") and b'"sent_at"' not in head:
+        # Our own compact headers: splice the field in rather than parse and dump them.
+        stamp = b'"sent_at":"%s"}' % format_timestamp(sent_at).encode("ascii")
+        return head[:-1] + (stamp if head == b"{}" else b"," + stamp) + rest
     headers = json.loads(head or b"{}")
     headers["sent_at"] = format_timestamp(sent_at)
     return json.dumps(headers, separators=(",", ":")).encode("utf-8") + rest

@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 
 MAGIC = b"TRIPWIRE-SPOOL 1\n"
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a batch file; replay loads one at a time
+# The folder is listed (a stat per file) at most this often: each stat lets the caller's
+# thread take the GIL, and the worker waits milliseconds to get it back. In between, the
+# size is what was listed plus what this process wrote; other writers may go over the bound
+# by what they wrote within that second.
+SIZE_RECHECK_S = 1.0
 STALE_S = 3600.0  # a temporary file (or, on Windows, a claim) this old was abandoned
 _AVAILABLE = ".spool"
 _CLAIMED = ".claim"
@@ -105,6 +110,9 @@ class Spool:
         self.directory = directory
         self.max_bytes = max_bytes
         self.is_full = False  # the last write stopped at the size bound
+        self._full_at = 0.0
+        self._known_size = 0
+        self._known_at = -SIZE_RECHECK_S
         self._ready = False
 
     @classmethod
@@ -134,11 +142,21 @@ class Spool:
         except OSError:
             return []
 
+    @property
+    def has_room(self) -> bool:
+        """False for a while after a write found the spool full (listing it is not free)."""
+        return not (self.is_full and time.monotonic() < self._full_at + SIZE_RECHECK_S)
+
     def write(self, bodies: list[bytes]) -> int:
         """Store ``bodies`` in batch files; returns how many fit (oldest first). Never raises."""
+        if not self.has_room:
+            return 0
         try:
             self._ensure_directory()
-            room = self.max_bytes - self.size()
+            now = time.monotonic()
+            if now - self._known_at >= SIZE_RECHECK_S:
+                self._known_size, self._known_at = self.size(), now
+            room = self.max_bytes - self._known_size
         except OSError as exc:
             logger.debug("spool %s unusable: %s", self.directory, exc)
             return 0
@@ -157,10 +175,12 @@ class Spool:
                 size += cost
             if not batch:
                 self.is_full = True
+                self._full_at = time.monotonic()
                 break
             if not self._write_file(encode_records(batch)):
                 break
             room -= size
+            self._known_size += size
             written += len(batch)
         return written
 
@@ -259,6 +279,8 @@ class Spool:
             logger.debug("spool file %s not released: %s", claim.path, exc)
 
     def _remove(self, path: Path) -> None:
+        self.is_full = False
+        self._known_at = -SIZE_RECHECK_S
         try:
             path.unlink()
         except OSError as exc:
