@@ -372,7 +372,7 @@ class RequestState:
                 current = event.get("user")
                 event["user"] = {**user, **current} if isinstance(current, dict) else user
         client = tripwire.get_client()
-        is_secret_key = getattr(client.scrubber, "is_secret_key", None)
+        is_secret_key = getattr(getattr(client, "scrubber", None), "is_secret_key", None)
         if not callable(is_secret_key):  # an event_scrubber of the user's own: the default rule
             is_secret_key = scrubber_for(client.config).is_secret_key
         secrets = secret_values(
