@@ -86,7 +86,7 @@ class EventScrubber:
     """Replaces secrets in an event, as ``sentry_sdk.scrubber.EventScrubber`` does, and more.
 
     Safe to share between threads: the state of a call lives in that call; the caches of key
-    verdicts and clean source lines are only added to or cleared whole.
+    verdicts and clean strings are only added to or cleared whole.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
     unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST`` plus the terms
