@@ -59,6 +59,7 @@ _SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
 _MAX_REMEMBERED = 4096  # key verdicts and clean strings kept between events
 _MAX_REMEMBERED_CHARS = 1 << 19
 _ONLY_STR = frozenset({str})
+_LINE_FIELDS = ("pre_context", "context_line", "post_context")
 _URL_KEYS = frozenset({"url", "http.url", "to", "from"})
 _QUERY_KEYS = frozenset({"http.query", "query", "query_string"})
 _SCRUBBED_FIELDS = frozenset(
@@ -85,7 +86,7 @@ class EventScrubber:
     """Replaces secrets in an event, as ``sentry_sdk.scrubber.EventScrubber`` does, and more.
 
     Safe to share between threads: the state of a call lives in that call; the caches of key
-    verdicts and clean source lines are only added to or cleared whole.
+    verdicts and clean strings are only added to or cleared whole.
 
     ``denylist`` and ``pii_denylist`` are whole key names (defaults ``DEFAULT_DENYLIST`` and,
     unless ``send_default_pii``, ``DEFAULT_PII_DENYLIST`` plus the terms
@@ -219,26 +220,50 @@ class EventScrubber:
         frames = trace.get("frames") if isinstance(trace, dict) else None
         if not isinstance(frames, list):
             return
-        clean = self._clean_texts
-        texts = walk.texts
+        if walk.texts is not None:
+            self._gather_frames(frames, path, walk)
+            return
+        hits = walk.hits
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
                 continue
             local_vars = frame.get("vars")
-            if local_vars and not (texts is not None and self._gathered_plain(local_vars, walk)):
+            if local_vars:
                 self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
-            for name in ("pre_context", "context_line", "post_context"):
+            for name in _LINE_FIELDS:
                 lines = frame.get(name)
                 if type(lines) is str:
-                    frame[name] = self._text(lines, (*path, "frames", str(index), name), walk)
-                elif type(lines) is list and not (texts is not None and _all_in(clean, lines)):
+                    if lines in hits:
+                        frame[name] = self._text(lines, (*path, "frames", str(index), name), walk)
+                elif type(lines) is list:
                     for number, line in enumerate(lines):
-                        if type(line) is str:
+                        if type(line) is str and line in hits:
                             where = (*path, "frames", str(index), name, str(number))
                             lines[number] = self._text(line, where, walk)
 
-    def _gathered_plain(self, value: Any, walk: _Walk) -> bool:
-        """True when ``value`` is a dict of known-safe keys and string values, now gathered."""
+    def _gather_frames(self, frames: list[Any], path: Path, walk: _Walk) -> None:
+        """The first walk of frames, the bulk of most events: gathers what is not known clean."""
+        clean = self._clean_texts
+        texts: list[str] = walk.texts  # type: ignore[assignment]
+        for index, frame in enumerate(frames):
+            if type(frame) is not dict:
+                continue
+            local_vars = frame.get("vars")
+            if local_vars and not self._gathered_plain(local_vars, texts):
+                self._walk(local_vars, (*path, "frames", str(index), "vars"), walk, self.recursive)
+            line = frame.get("context_line")
+            if type(line) is str and line not in clean:
+                texts.append(line)
+            for name in ("pre_context", "post_context"):
+                lines = frame.get(name)
+                if type(lines) is list and not _all_in(clean, lines):
+                    texts.extend(line for line in lines if type(line) is str)
+
+    def _gathered_plain(self, value: Any, texts: list[str]) -> bool:
+        """True when ``value`` is a dict of known-safe keys and string values, now gathered.
+
+        The usual locals: names known safe, reprs as values, none of them new.
+        """
         if type(value) is not dict or not self._safe_keys.issuperset(value):
             return False
         values = value.values()
@@ -246,7 +271,7 @@ class EventScrubber:
             return True
         if not _ONLY_STR.issuperset(map(type, values)):
             return False
-        walk.texts.extend(values)  # type: ignore[union-attr]
+        texts.extend(values)
         return True
 
     def _remember_clean(self, texts: list[str], hit_texts: set[str]) -> None:
@@ -293,7 +318,7 @@ class EventScrubber:
         skip: str | None = None,
     ) -> None:
         """Scrub the dict or list ``value`` in place: secret keys, then secret shapes."""
-        if walk.texts is not None and self._gathered_plain(value, walk):
+        if walk.texts is not None and self._gathered_plain(value, walk.texts):
             return
         container: Any = value
         if type(value) is dict:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import linecache
 import os
 import sys
 import weakref
@@ -82,6 +83,30 @@ def test_source_context_is_five_lines_around_the_current_one(
     assert lines[index] == frame["context_line"]
     assert lines[index - CONTEXT_LINES : index] == frame["pre_context"]
     assert lines[index + 1 : index + 1 + CONTEXT_LINES] == frame["post_context"]
+
+
+def test_repeated_captures_get_their_own_context_lists(shop: ModuleType, tmp_path: Path) -> None:
+    options = options_for(tmp_path)
+    first = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
+    expected = list(first["pre_context"])
+    first["pre_context"][0] = "[Filtered]"  # what a scrubber or before_send may do in place
+    second = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
+    assert expected == second["pre_context"]
+
+
+def test_context_follows_a_source_file_that_linecache_reloaded(
+    shop: ModuleType, tmp_path: Path
+) -> None:
+    options = options_for(tmp_path)
+    before = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
+    path = tmp_path / "shop" / "payments.py"
+    edited = path.read_text().replace("# RAISE", "# RAISE, edited")
+    path.write_text(edited)
+    os.utime(path, (1, 1))  # a different mtime even on a coarse clock
+    linecache.checkcache(str(path))
+    after = frames_from_traceback(traceback_of(shop.pay, 5), options)[-1]
+    assert before["context_line"].endswith("# RAISE")
+    assert after["context_line"].endswith("# RAISE, edited")
 
 
 def test_source_context_is_left_out_when_disabled(shop: ModuleType, tmp_path: Path) -> None:

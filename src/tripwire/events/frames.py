@@ -9,7 +9,6 @@ captured in bounded time, and the stack trace says which frames were left out.
 
 from __future__ import annotations
 
-import linecache
 import os
 from collections.abc import Iterable
 from inspect import CO_OPTIMIZED
@@ -17,6 +16,7 @@ from itertools import islice
 from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
+from tripwire.events.source import CONTEXT_LINES, Context, context_of, is_current
 from tripwire.options import Options
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, without_surrogates
 from tripwire.types import Event
@@ -33,11 +33,11 @@ __all__ = [
     "stacktrace_from_traceback",
 ]
 
-CONTEXT_LINES = 5  # source lines before and after the current one
 MAX_LOCALS = 50  # locals per frame; a module frame's "locals" are all its globals
 MAX_FRAMES = 1000  # head + tail kept when max_stack_frames is None (event.md §6: 500 + 500)
 _MAX_CACHED_CODES = 4096
-_MAX_CACHED_FILES = 256
+_MIN_INLINE_REPR = 64  # shorter budgets cut even an int's repr: safe_repr handles them
+_BIG_INT = 1 << 64
 _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 _VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
@@ -45,8 +45,38 @@ Frame = dict[str, Any]
 # A frame, and the traceback entry it came from (its line is where the exception passed);
 # the line number is computed only for the frames kept, as it costs a line-table scan.
 _Entry = tuple[FrameType, TracebackType | None]
-# (abs_path, filename, function, module, is_hidden, may_hide, is_optimized, in_app), per code
-_CodeInfo = tuple[str, str, str, str | None, bool, bool, bool, bool | None]
+_MAX_CACHED_SPOTS = 256  # per code object: the places its frames were seen at
+
+
+class _Code:
+    """What every frame of one code object shares, computed once and cached by the code's id.
+
+    ``spots`` maps a traceback's ``tb_lasti`` to its line number and source context, kept while
+    ``linecache`` holds the same lines (``lines``) for the file.
+    """
+
+    __slots__ = (
+        "abs_path", "code", "filename", "function", "in_app", "is_optimized", "is_tripwire",
+        "may_hide", "module", "spots",
+    )  # fmt: skip
+
+    def __init__(self, code: CodeType, module: str | None, rules: _Rules) -> None:
+        raw = without_surrogates(code.co_filename)
+        # "<string>", "<stdin>", "<frozen os>": not paths, so abspath would invent a cwd file.
+        abs_path = raw if raw.startswith("<") and raw.endswith(">") else os.path.abspath(raw)
+        names = (*code.co_varnames, *code.co_cellvars, *code.co_freevars)
+        self.code = code
+        self.abs_path = abs_path
+        self.filename = _relative_filename(abs_path, module)
+        self.function = without_surrogates(getattr(code, "co_qualname", code.co_name))
+        self.module = module
+        self.is_tripwire = module is not None and (
+            module == "tripwire" or module.startswith("tripwire.")
+        )
+        self.is_optimized = bool(code.co_flags & CO_OPTIMIZED)
+        self.may_hide = not self.is_optimized or any(name in names for name in _HIDE_NAMES)
+        self.in_app = rules.decide(module, None if abs_path.startswith("<") else abs_path)
+        self.spots: dict[int, tuple[int | None, list[str] | None, Context | None]] = {}
 
 
 class _Rules:
@@ -61,7 +91,7 @@ class _Rules:
         root = options.project_root
         # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
         self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
-        self.codes: dict[int, tuple[CodeType, _CodeInfo]] = {}
+        self.codes: dict[int, _Code] = {}
 
     def decide(self, module: str | None, abs_path: str | None) -> bool | None:
         if module:
@@ -79,7 +109,6 @@ class _Rules:
 
 
 _current_rules: _Rules | None = None
-_source_cache: dict[str, tuple[list[str], list[str]]] = {}
 
 
 def _rules_for(options: Options) -> _Rules:
@@ -155,68 +184,67 @@ def _stack_entries(frame: FrameType | None) -> list[_Entry]:
 def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[str, Any] | None:
     rules = _rules_for(options)
     limit = options.max_stack_frames or MAX_FRAMES
-    head_size = limit // 2
-    head: list[tuple[FrameType, TracebackType | None, _CodeInfo]] = []
-    index = 0
-    while index < len(entries) and len(head) < head_size:
-        frame, tb = entries[index]
-        index += 1
-        info = _code_info(frame, rules)
-        if not _is_hidden(frame, info):
-            head.append((frame, tb, info))
-    tail: list[tuple[FrameType, TracebackType | None, _CodeInfo]] = []
-    end = len(entries)
-    while end > index and len(tail) < limit - head_size:
-        end -= 1
-        frame, tb = entries[end]
-        info = _code_info(frame, rules)
-        if not _is_hidden(frame, info):
-            tail.append((frame, tb, info))
-    tail.reverse()
-    omitted = end - index  # not inspected one by one, so a few may be hidden frames
-    if not head and not tail:
+    kept: list[tuple[FrameType, TracebackType | None, _Code]] = []
+    if len(entries) <= limit:  # the common case: every frame that is not hidden
+        for frame, tb in entries:
+            code = _code_of(frame, rules)
+            if not code.is_tripwire and not (code.may_hide and _hides(frame)):
+                kept.append((frame, tb, code))
+        head_length, omitted = len(kept), 0
+    else:
+        head_length, omitted = _head_and_tail(entries, limit, rules, kept)
+    if not kept:
         return None
     max_repr = DEFAULT_MAX_LENGTH
     if options.max_value_length is not None:
         max_repr = min(max_repr, options.max_value_length)
-    frames = [
-        _snapshot(
-            frame, frame.f_lineno if tb is None else tb.tb_lineno, info, options, source, max_repr
-        )
-        for frame, tb, info in (head + tail)
-    ]
+    frames = [_snapshot(frame, tb, code, options, source, max_repr) for frame, tb, code in kept]
     stacktrace: dict[str, Any] = {"frames": frames}
     if omitted:
-        stacktrace["frames_omitted"] = [len(head), len(head) + omitted]
+        stacktrace["frames_omitted"] = [head_length, head_length + omitted]
     return stacktrace
 
 
-def _code_info(frame: FrameType, rules: _Rules) -> _CodeInfo:
+def _head_and_tail(
+    entries: list[_Entry],
+    limit: int,
+    rules: _Rules,
+    kept: list[tuple[FrameType, TracebackType | None, _Code]],
+) -> tuple[int, int]:
+    """Fill ``kept`` with the first and last frames shown; return the head's length and how
+    many entries were left out between head and tail."""
+    head_size = limit // 2
+    index = 0
+    while index < len(entries) and len(kept) < head_size:
+        frame, tb = entries[index]
+        index += 1
+        code = _code_of(frame, rules)
+        if not code.is_tripwire and not (code.may_hide and _hides(frame)):
+            kept.append((frame, tb, code))
+    head_length = len(kept)
+    tail: list[tuple[FrameType, TracebackType | None, _Code]] = []
+    end = len(entries)
+    while end > index and len(tail) < limit - head_size:
+        end -= 1
+        frame, tb = entries[end]
+        code = _code_of(frame, rules)
+        if not code.is_tripwire and not (code.may_hide and _hides(frame)):
+            tail.append((frame, tb, code))
+    tail.reverse()
+    kept.extend(tail)
+    return head_length, end - index  # not inspected one by one, so a few may be hidden frames
+
+
+def _code_of(frame: FrameType, rules: _Rules) -> _Code:
     code = frame.f_code
     module = frame.f_globals.get("__name__")
     cached = rules.codes.get(id(code))
-    if cached is not None and cached[0] is code and cached[1][3] == module:
-        return cached[1]
-    if not isinstance(module, str):
-        module = None
-    raw = without_surrogates(code.co_filename)
-    # "<string>", "<stdin>", "<frozen os>": not paths, so abspath would invent a cwd file.
-    abs_path = raw if raw.startswith("<") and raw.endswith(">") else os.path.abspath(raw)
-    names = (*code.co_varnames, *code.co_cellvars, *code.co_freevars)
-    is_optimized = bool(code.co_flags & CO_OPTIMIZED)
-    info: _CodeInfo = (
-        abs_path,
-        _relative_filename(abs_path, module),
-        without_surrogates(getattr(code, "co_qualname", code.co_name)),
-        module,
-        module is not None and (module == "tripwire" or module.startswith("tripwire.")),
-        not is_optimized or any(name in names for name in _HIDE_NAMES),
-        is_optimized,
-        rules.decide(module, None if abs_path.startswith("<") else abs_path),
-    )
+    if cached is not None and cached.code is code and cached.module == module:
+        return cached
+    info = _Code(code, module if isinstance(module, str) else None, rules)
     if len(rules.codes) >= _MAX_CACHED_CODES:
         rules.codes.clear()
-    rules.codes[id(code)] = (code, info)
+    rules.codes[id(code)] = info
     return info
 
 
@@ -238,11 +266,7 @@ def _relative_filename(abs_path: str, module: str | None) -> str:
     return abs_path
 
 
-def _is_hidden(frame: FrameType, info: _CodeInfo) -> bool:
-    if info[4]:
-        return True
-    if not info[5]:
-        return False
+def _hides(frame: FrameType) -> bool:
     try:
         scope = frame.f_locals
         return any(bool(scope.get(name)) for name in _HIDE_NAMES)
@@ -250,64 +274,60 @@ def _is_hidden(frame: FrameType, info: _CodeInfo) -> bool:
         return False
 
 
+def _spot(
+    frame: FrameType, tb: TracebackType | None, code: _Code, options: Options, source: bool
+) -> tuple[int | None, Context | None]:
+    """The frame's line number and, when ``source``, the lines around it."""
+    if tb is None:  # a live frame: its line moves on, and a tracer may set f_lineno
+        lineno = frame.f_lineno
+        if not source or lineno is None:
+            return lineno, None
+        return lineno, context_of(
+            code.code.co_filename, lineno, frame.f_globals, options.max_value_length
+        )[1]
+    spot = code.spots.get(tb.tb_lasti)
+    if spot is not None and (spot[1] is None or is_current(code.code.co_filename, spot[1])):
+        return spot[0], spot[2]
+    lineno = tb.tb_lineno  # a scan of the code's line table
+    lines, context = None, None
+    if lineno is not None and source:
+        lines, context = context_of(
+            code.code.co_filename, lineno, frame.f_globals, options.max_value_length
+        )
+    if lines is not None or not source or lineno is None:  # an unknown source is asked again
+        if len(code.spots) >= _MAX_CACHED_SPOTS:
+            code.spots.clear()
+        code.spots[tb.tb_lasti] = (lineno, lines, context)
+    return lineno, context
+
+
 def _snapshot(
     frame: FrameType,
-    lineno: int | None,
-    info: _CodeInfo,
+    tb: TracebackType | None,
+    code: _Code,
     options: Options,
     source: bool,
     max_repr: int,
 ) -> Frame:
-    abs_path, filename, function, module, _, _, is_optimized, in_app = info
-    snapshot: Frame = {"filename": filename, "abs_path": abs_path, "function": function}
-    if module is not None:
-        snapshot["module"] = module
+    snapshot: Frame = {
+        "filename": code.filename,
+        "abs_path": code.abs_path,
+        "function": code.function,
+    }
+    if code.module is not None:
+        snapshot["module"] = code.module
+    lineno, context = _spot(frame, tb, code, options, source)
     if lineno is not None:
         snapshot["lineno"] = lineno
-        if source:
-            _add_source(snapshot, frame, lineno, options.max_value_length)
+        if context is not None:
+            snapshot["pre_context"] = list(context[0])
+            snapshot["context_line"] = context[1]
+            snapshot["post_context"] = list(context[2])
     if options.include_local_variables:
-        snapshot["vars"] = _locals(frame, is_optimized, max_repr, options)
-    if in_app is not None:
-        snapshot["in_app"] = in_app
+        snapshot["vars"] = _locals(frame, code.is_optimized, max_repr, options)
+    if code.in_app is not None:
+        snapshot["in_app"] = code.in_app
     return snapshot
-
-
-def _add_source(snapshot: Frame, frame: FrameType, lineno: int, max_length: int | None) -> None:
-    lines = _source_lines(frame.f_code.co_filename, frame.f_globals)
-    index = lineno - 1
-    if not 0 <= index < len(lines):
-        return
-    pre = lines[max(0, index - CONTEXT_LINES) : index]
-    line = lines[index]
-    post = lines[index + 1 : index + 1 + CONTEXT_LINES]
-    if max_length is not None:
-        pre = [_cut(text, max_length) for text in pre]
-        line = _cut(line, max_length)
-        post = [_cut(text, max_length) for text in post]
-    snapshot["pre_context"] = pre
-    snapshot["context_line"] = line
-    snapshot["post_context"] = post
-
-
-def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
-    """Lines of ``filename`` without line ends, cached while linecache keeps the same list."""
-    cached = _source_cache.get(filename)
-    entry = linecache.cache.get(filename)
-    # linecache's entries are (size, mtime, lines, path); lazy ones have length 1.
-    if cached is not None and entry is not None and len(entry) == 4 and entry[2] is cached[0]:
-        return cached[1]
-    try:
-        raw = linecache.getlines(filename, module_globals)
-    except Exception:  # a broken __loader__.get_source
-        return []
-    if cached is not None and cached[0] is raw:
-        return cached[1]
-    lines = [without_surrogates(line.rstrip("\r\n")) for line in raw]
-    if len(_source_cache) >= _MAX_CACHED_FILES:
-        _source_cache.clear()
-    _source_cache[filename] = (raw, lines)
-    return lines
 
 
 def _locals(
@@ -320,7 +340,19 @@ def _locals(
     custom = options.custom_repr
     if is_optimized:  # function locals: names are always str
         items = islice(scope.items(), MAX_LOCALS)
-        return {name: safe_repr(value, max_repr, custom) for name, value in items}
+        if custom is not None or max_repr < _MIN_INLINE_REPR:
+            return {name: safe_repr(value, max_repr, custom) for name, value in items}
+        reprs: dict[str, str] = {}
+        for name, value in items:  # the commonest locals inline, as safe_repr shows them
+            kind = type(value)
+            if (kind is int and -_BIG_INT < value < _BIG_INT) or value is None or kind is bool:
+                reprs[name] = repr(value)
+            elif kind is str:
+                text = repr(value) if len(value) < max_repr else repr(value[:max_repr])
+                reprs[name] = text if len(text) <= max_repr else text[: max_repr - 3] + "..."
+            else:
+                reprs[name] = safe_repr(value, max_repr)
+        return reprs
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)
@@ -334,10 +366,6 @@ def _locals(
             MAX_LOCALS,
         )
     }
-
-
-def _cut(text: str, max_length: int) -> str:
-    return text if len(text) <= max_length else text[: max_length - 3] + "..."
 
 
 def mark_in_app(event: Event, options: Options) -> None:
