@@ -73,39 +73,48 @@ def _words(name: str) -> list[str]:
 class SecretNames:
     """Whole names and terms; ``is_secret`` applies the rule of the module docstring."""
 
-    __slots__ = ("names", "part_terms", "word_runs")
+    __slots__ = ("could_hold", "names", "part_terms", "word_runs", "words")
 
     def __init__(self, names: Iterable[str], terms: Iterable[str]) -> None:
         self.names = frozenset(_normal(name) for name in names)
+        words: set[str] = set()
         runs: set[str] = set()
         parts: set[str] = set()
+        pieces: set[str] = set()
         for term in terms:
-            words = _words(term)
-            if not words:
-                continue
-            runs.add(f"_{'_'.join(words)}_")
-            if len(words) == 1 and _is_part_term(words[0]):
-                parts.add(words[0])
-        self.word_runs = tuple(sorted(runs))
-        self.part_terms = tuple(sorted(parts))
+            term_words = _words(term)
+            if term_words:
+                pieces.add(max(term_words, key=len))
+            if len(term_words) > 1:
+                runs.add(f"_{'_'.join(term_words)}_")
+            elif term_words:
+                words.add(term_words[0])
+                if _is_part_term(term_words[0]):
+                    parts.add(term_words[0])
+        self.words = frozenset(words)  # single-word terms
+        self.word_runs = tuple(sorted(runs))  # terms of several words, "_"-framed
+        self.part_terms = tuple(sorted(parts))  # str.startswith takes a tuple: one C call
+        # A name whose words hold a term holds it lower-cased: most names are ruled out by one
+        # regex search, without being split into words.
+        self.could_hold = re.compile("|".join(sorted(pieces, key=len, reverse=True)) or "(?!)")
 
     def is_secret(self, name: str) -> bool:
         """True when values under ``name`` are secret."""
-        if _normal(name) in self.names:
+        normal = _normal(name)
+        if normal in self.names:
             return True
-        words = _words(name)
-        if not words:
+        if self.could_hold.search(normal) is None:
             return False
-        spaced = f"_{'_'.join(words)}_"
-        for run in self.word_runs:
-            if run in spaced:
-                return True
+        words = _words(name)
+        if not self.words.isdisjoint(words):
+            return True
+        parts = self.part_terms
         for word in words:
-            if word in _INNOCENT_WORDS:
-                continue
-            for term in self.part_terms:
-                if word.startswith(term) or word.endswith(term):
-                    return True
+            if (word.startswith(parts) or word.endswith(parts)) and word not in _INNOCENT_WORDS:
+                return True
+        if self.word_runs and len(words) > 1:
+            spaced = f"_{'_'.join(words)}_"
+            return any(run in spaced for run in self.word_runs)
         return False
 
 
