@@ -179,9 +179,9 @@ def main(argv: list[str]) -> dict[str, object]:
     arguments = parser("request overhead", sdks=("all",))
     arguments.add_argument("--kind", choices=("wsgi", "asgi"), required=True)
     arguments.add_argument("--connections", type=int, default=4)
-    arguments.add_argument("--rounds", type=int, default=8, help="rounds per generation")
-    arguments.add_argument("--generations", type=int, default=2)
-    arguments.add_argument("--seconds", type=float, default=0.8, help="one window")
+    arguments.add_argument("--rounds", type=int, default=4, help="rounds per generation")
+    arguments.add_argument("--generations", type=int, default=4)
+    arguments.add_argument("--seconds", type=float, default=0.6, help="one window")
     arguments.add_argument("--warmup-seconds", type=float, default=0.5)
     arguments.add_argument(
         "--pin", action=argparse.BooleanOptionalAction, default=len(os.sched_getaffinity(0)) >= 2

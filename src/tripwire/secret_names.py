@@ -10,8 +10,9 @@ A name is secret when, lower-cased with ``-`` read as ``_``, it is one of the wh
 (sentry's deny lists and the secret headers), or its words (snake_case, kebab-case, dotted and
 camelCase split apart) contain a term (scrubbing.md §4). A term of one word also matches a word
 that starts or ends with it, unless it is short enough to hide in ordinary words: ``key``
-(monkey), ``sid`` (inside) and ``sso`` (lesson) must be whole words. Names found safe are
-remembered, so the usual check is one set operation per dict.
+(monkey), ``sid`` (inside) and ``sso`` (lesson) must be whole words, as must any term under
+four letters but ``pwd`` and ``jwt``. Names found safe are remembered, so the usual check is
+one set operation per dict.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ DEFAULT_PII_KEY_TERMS = ["ip_address", "remote_addr", "real_ip", "forwarded"]
 SECRET_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
 
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_WHOLE_WORD_TERMS = frozenset({"key", "sid", "sso"})
-_SHORT_TERM = 4  # other terms shorter than this must be whole words too, unless listed below
+_SHORT_TERM = 4  # shorter terms must be whole words (key: monkey, sid: inside, sso: lesson)
 _SHORT_PART_TERMS = frozenset({"pwd", "jwt"})  # no ordinary word starts or ends with them
 # Words that start with a term but name no secret ("author" is not "auth").
 _INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
@@ -73,45 +73,52 @@ def _words(name: str) -> list[str]:
 class SecretNames:
     """Whole names and terms; ``is_secret`` applies the rule of the module docstring."""
 
-    __slots__ = ("names", "part_terms", "word_runs")
+    __slots__ = ("could_hold", "names", "part_terms", "word_runs", "words")
 
     def __init__(self, names: Iterable[str], terms: Iterable[str]) -> None:
         self.names = frozenset(_normal(name) for name in names)
+        words: set[str] = set()
         runs: set[str] = set()
         parts: set[str] = set()
+        pieces: set[str] = set()
         for term in terms:
-            words = _words(term)
-            if not words:
-                continue
-            runs.add(f"_{'_'.join(words)}_")
-            if len(words) == 1 and _is_part_term(words[0]):
-                parts.add(words[0])
-        self.word_runs = tuple(sorted(runs))
-        self.part_terms = tuple(sorted(parts))
+            term_words = _words(term)
+            if term_words:
+                pieces.add(max(term_words, key=len))
+            if len(term_words) > 1:
+                runs.add(f"_{'_'.join(term_words)}_")
+            elif term_words:
+                words.add(term_words[0])
+                if _is_part_term(term_words[0]):
+                    parts.add(term_words[0])
+        self.words = frozenset(words)  # single-word terms
+        self.word_runs = tuple(sorted(runs))  # terms of several words, "_"-framed
+        self.part_terms = tuple(sorted(parts))  # str.startswith takes a tuple: one C call
+        # A name whose words hold a term holds it lower-cased: most names are ruled out by one
+        # regex search, without being split into words.
+        self.could_hold = re.compile("|".join(sorted(pieces, key=len, reverse=True)) or "(?!)")
 
     def is_secret(self, name: str) -> bool:
         """True when values under ``name`` are secret."""
-        if _normal(name) in self.names:
+        normal = _normal(name)
+        if normal in self.names:
             return True
-        words = _words(name)
-        if not words:
+        if self.could_hold.search(normal) is None:
             return False
-        spaced = f"_{'_'.join(words)}_"
-        for run in self.word_runs:
-            if run in spaced:
-                return True
+        words = _words(name)
+        if not self.words.isdisjoint(words):
+            return True
+        parts = self.part_terms
         for word in words:
-            if word in _INNOCENT_WORDS:
-                continue
-            for term in self.part_terms:
-                if word.startswith(term) or word.endswith(term):
-                    return True
+            if (word.startswith(parts) or word.endswith(parts)) and word not in _INNOCENT_WORDS:
+                return True
+        if self.word_runs and len(words) > 1:
+            spaced = f"_{'_'.join(words)}_"
+            return any(run in spaced for run in self.word_runs)
         return False
 
 
 def _is_part_term(word: str) -> bool:
-    if word in _WHOLE_WORD_TERMS:
-        return False
     return len(word) >= _SHORT_TERM or word in _SHORT_PART_TERMS
 
 

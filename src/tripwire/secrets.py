@@ -39,55 +39,56 @@ _AWS_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA",
                  "APKA")  # fmt: skip
 _CARD = r"(?<![0-9.])(?P<card>(?:4|5[1-5]|2[2-7]|3[47]|3[0689]|6)(?:[ -]?[0-9]){12,18})(?![0-9.])"
 # Each pattern names the part to replace as its group "secret" (else the whole match).
-_DEFAULT_SHAPES: list[tuple[str, tuple[_Trigger, ...] | None]] = [
+_DEFAULT_SHAPES: list[tuple[str, _Trigger | None]] = [
     (
         r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?P<secret>[\s\S]*?)"
         r"(?:-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-        (_Trigger("V", 3, ("PRIVATE KEY",)),),
+        _Trigger("V", 3, ("PRIVATE KEY",)),
     ),
     (
         r"\b(?i:bearer)\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
-        (_Trigger("b", 0, ("bearer",), is_folded=True),),
+        _Trigger("b", 0, ("bearer",), is_folded=True),
     ),
     (
         rf"(?:{'|'.join(_AWS_PREFIXES)})[A-Z2-7]{{16}}\b",
-        (_Trigger("A", 0, _AWS_PREFIXES),),
+        _Trigger("A", 0, _AWS_PREFIXES),
     ),
-    (r"\bAIza[0-9A-Za-z\-_]{35}\b", (_Trigger("I", 1, ("AIza",)),)),  # Google API key
+    (r"\bAIza[0-9A-Za-z\-_]{35}\b", _Trigger("I", 1, ("AIza",))),  # Google API key
     (
         r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{22,})\b",
-        (_Trigger("g", 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),),
+        _Trigger("g", 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
     ),
-    (r"\bglpat-[A-Za-z0-9\-_]{20,}\b", (_Trigger("-", 5, ("glpat-",)),)),  # GitLab
+    (r"\bglpat-[A-Za-z0-9\-_]{20,}\b", _Trigger("-", 5, ("glpat-",))),  # GitLab
     (  # Slack
         r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-        (_Trigger("-", 4, tuple(f"xox{kind}-" for kind in "abposr")),),
+        _Trigger("-", 4, tuple(f"xox{kind}-" for kind in "abposr")),
     ),
     (  # Stripe
         r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b",
-        (_Trigger("k", 0, ("k_live_", "k_test_")),),
+        _Trigger("k", 0, ("k_live_", "k_test_")),
     ),
-    (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}\b", (_Trigger("k", 1, ("sk-",)),)),  # OpenAI...
+    (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{32,}\b", _Trigger("k", 1, ("sk-",))),  # OpenAI...
     (  # JWT
         r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-        (_Trigger("J", 2, ("eyJ",)),),
+        _Trigger("J", 2, ("eyJ",)),
     ),
     (  # URL password
         r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:(?P<secret>[^\s/?#@]+)@",
-        (_Trigger("@", 0, ("@",)),),
+        _Trigger("@", 0, ("@",)),
     ),
-    (_CARD, None),  # found in runs of digits
+    (_CARD, None),  # in runs of digits, spaces and dashes
 ]
 DEFAULT_VALUE_PATTERNS: list[re.Pattern[str]] = [re.compile(p) for p, _ in _DEFAULT_SHAPES]
 _TRIGGERS = {
-    pattern: triggers
-    for pattern, (_, triggers) in zip(DEFAULT_VALUE_PATTERNS, _DEFAULT_SHAPES, strict=True)
+    pattern: trigger
+    for pattern, (_, trigger) in zip(DEFAULT_VALUE_PATTERNS, _DEFAULT_SHAPES, strict=True)
 }
 _CARD_PATTERN = DEFAULT_VALUE_PATTERNS[-1]
 
 FILTERED = "[Filtered]"
 _MIN_CARD, _MAX_CARD = 10**12, 10**19
 _MIN_CARD_DIGITS = 13
+_MAX_CLEAN, _MAX_CLEAN_CHARS = 4096, 1 << 19
 _MAX_MISSES = 48  # anchors that start no literal before the literals are searched instead
 _SEPARATOR = "\x00"
 # One translation of the joined text (encoded one byte per character) serves two checks:
@@ -116,25 +117,31 @@ def is_card_number(digits: str) -> bool:
 
 class _Shape(NamedTuple):
     pattern: re.Pattern[str]
-    needles: tuple[_Needle, ...] | None  # None: every string is searched (or card runs)
+    needle: _Needle | None  # None: every string is searched (card numbers: their runs)
     secret: str | None  # the group replaced, else the whole match
     is_card: bool
 
 
 class ValueShapes:
-    """Secret patterns, found in an event's strings and replaced by ``[Filtered]``."""
+    """Secret patterns, found in an event's strings and replaced by ``[Filtered]``.
 
-    __slots__ = ("shapes",)
+    ``clean`` holds strings seen without a secret (source lines and most reprs repeat across
+    events), so that callers need not look again; it is only added to or cleared whole.
+    """
+
+    __slots__ = ("clean", "clean_chars", "shapes")
 
     def __init__(self, patterns: Iterable[re.Pattern[str] | str]) -> None:
+        self.clean: set[str] = set()
+        self.clean_chars = 0
         self.shapes: list[_Shape] = []
         for given in patterns:
             pattern = re.compile(given) if isinstance(given, str) else given
             groups = pattern.groupindex
             secret = "secret" if "secret" in groups else "card" if "card" in groups else None
-            triggers = _TRIGGERS.get(pattern)
-            needles = None if triggers is None else tuple(map(_needle, triggers))
-            self.shapes.append(_Shape(pattern, needles, secret, secret == "card"))
+            trigger = _TRIGGERS.get(pattern)
+            needle = None if trigger is None else _needle(trigger)
+            self.shapes.append(_Shape(pattern, needle, secret, secret == "card"))
 
     def found(self, texts: list[str]) -> set[str]:
         """The strings of ``texts`` holding a secret; empty (the rule) if none does."""
@@ -145,30 +152,45 @@ class ValueShapes:
         joined = _SEPARATOR.join(unique)
         # One byte per character keeps offsets; a character above U+00FF becomes "?".
         encoded = joined.encode("latin-1", "replace")
-        folded: bytes | None = None
+        # ASCII letters lower-cased, and digits, spaces and dashes read as "0".
+        folded = encoded.translate(_FOLDED)
         starts: list[int] | None = None
         for shape in self.shapes:
-            if shape.needles is None and shape.pattern is not _CARD_PATTERN:
-                hits.update(text for text in unique if _matches(text, shape))
+            needle = shape.needle
+            if needle is not None:
+                if needle.anchor not in (folded if needle.is_folded else encoded):
+                    continue  # the rule: one C-speed scan, and the shape is ruled out
+                offsets = _trigger_starts(joined, encoded, folded, shape.pattern, needle)
+            elif shape.pattern is _CARD_PATTERN:
+                if _CARD_RUN not in folded:
+                    continue
+                offsets = _card_starts(joined, folded)
+            else:  # a pattern of the user's: searched in each string alone, as it was written
+                hits.update(text for text in unique if text not in hits and _matches(text, shape))
+                continue
+            candidates = set()
+            for offset in offsets:
+                if starts is None:
+                    starts = list(accumulate((len(t) + 1 for t in unique), initial=0))
+                candidates.add(unique[bisect_right(starts, offset) - 1])
+            if needle is None:  # card offsets are those of matches
+                hits |= candidates
             else:
-                if folded is None and (
-                    shape.needles is None or any(n.is_folded for n in shape.needles)
-                ):
-                    folded = encoded.translate(_FOLDED)
-                if shape.needles is None:  # a card number: its offsets are matches
-                    offsets = _card_starts(joined, folded)  # type: ignore[arg-type]
-                else:
-                    offsets = _trigger_starts(joined, encoded, folded, shape)
-                candidates = set()
-                for offset in offsets:
-                    if starts is None:
-                        starts = list(accumulate((len(t) + 1 for t in unique), initial=0))
-                    candidates.add(unique[bisect_right(starts, offset) - 1])
-                if shape.needles is None:
-                    hits |= candidates
-                else:
-                    hits.update(t for t in candidates - hits if _matches(t, shape))
+                hits.update(text for text in candidates - hits if _matches(text, shape))
         return hits
+
+    def remember_clean(self, texts: list[str], hits: set[str]) -> None:
+        """Add the strings of ``texts`` not in ``hits`` to ``clean``, within its bounds."""
+        if not texts:
+            return
+        clean = set(texts)
+        clean -= hits
+        chars = sum(map(len, clean))
+        if len(self.clean) + len(clean) > _MAX_CLEAN or self.clean_chars + chars > _MAX_CLEAN_CHARS:
+            self.clean.clear()
+            self.clean_chars = 0
+        self.clean.update(clean)
+        self.clean_chars += chars
 
     def replace(self, text: str) -> tuple[str, list[list[object]]] | None:
         """``text`` with its secrets replaced, and the remarks; None if it holds none."""
@@ -204,28 +226,28 @@ def _needle(trigger: _Trigger) -> _Needle:
 
 
 def _trigger_starts(
-    joined: str, encoded: bytes, folded: bytes | None, shape: _Shape
+    joined: str, encoded: bytes, folded: bytes, pattern: re.Pattern[str], needle: _Needle
 ) -> Iterator[int]:
-    """Offsets where a literal of ``shape``'s needles starts (some twice, some not matches)."""
-    for anchor, offset, literals, is_folded, searched in shape.needles or ():
-        text: bytes = folded if is_folded else encoded  # type: ignore[assignment]
-        misses = 0
-        found = text.find(anchor, offset)
-        while found >= 0:
-            start = found - offset
-            if text.startswith(literals, start):
-                yield start
-            elif (misses := misses + 1) > _MAX_MISSES:  # a common anchor here: search on in C
-                for part in searched:
-                    found = text.find(part, start)
-                    while found >= 0:
-                        if text.startswith(literals, found):
-                            yield found
-                        found = text.find(part, found + 1)
-                if not searched:  # no literal long enough to search for: the pattern itself
-                    yield from (match.start() for match in shape.pattern.finditer(joined, start))
-                break
-            found = text.find(anchor, found + 1)
+    """Offsets where a literal of ``needle`` starts (some twice, some no match)."""
+    anchor, offset, literals, is_folded, searched = needle
+    text = folded if is_folded else encoded
+    misses = 0
+    found = text.find(anchor, offset)
+    while found >= 0:
+        start = found - offset
+        if text.startswith(literals, start):
+            yield start
+        elif (misses := misses + 1) > _MAX_MISSES:  # a common anchor here: search on in C
+            for part in searched:
+                found = text.find(part, start)
+                while found >= 0:
+                    if text.startswith(literals, found):
+                        yield found
+                    found = text.find(part, found + 1)
+            if not searched:  # no literal long enough to search for: the pattern itself
+                yield from (match.start() for match in pattern.finditer(joined, start))
+            return
+        found = text.find(anchor, found + 1)
 
 
 def _card_starts(joined: str, folded: bytes) -> Iterator[int]:

@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -280,3 +282,39 @@ def test_an_envelope_with_more_than_its_event_stores_only_the_event(
     stored = queries.event(storage, event["event_id"])
     assert stored is not None
     assert stored.body == event
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def test_a_full_write_queue_answers_429_with_retry_after_and_pages_stay_up(
+    storage: Storage,
+) -> None:
+    key = storage.default_project().public_key
+    replies: list[int] = []
+    with BackgroundInbox(storage, max_queued_events=2) as inbox:
+        writer = inbox.app.inbox.writer
+
+        def send() -> None:
+            replies.append(post(envelope_url(inbox), envelope(make_event()), key=key).status)
+
+        senders = [threading.Thread(target=send) for _ in range(2)]
+        with storage.transaction():  # the disk is stuck: nothing can be written meanwhile
+            for number, sender in enumerate(senders, 1):
+                sender.start()
+                _wait_until(lambda n=number: writer.queued_events == n, f"{number} queued")
+            refused = post(envelope_url(inbox), envelope(make_event()), key=key)
+            with urllib.request.urlopen(f"{inbox.url}/", timeout=30) as page:
+                assert page.status == 200
+        for sender in senders:
+            sender.join()
+    assert refused.status == 429
+    assert refused.headers["retry-after"] == "1"
+    assert refused.headers["x-sentry-rate-limits"].startswith("1::")
+    assert "waiting to be written" in refused.body["detail"]
+    assert replies == [200, 200]
+    assert len(queries.events_after(storage, 0)) == 2

@@ -25,6 +25,7 @@ __all__ = [
     "Forbidden",
     "Ingest",
     "IngestError",
+    "Overloaded",
     "PayloadTooLarge",
     "ServiceUnavailable",
     "Unauthorized",
@@ -48,6 +49,7 @@ class IngestError(Exception):
     """Input the inbox refuses; ``status`` is the HTTP answer, the message the reason."""
 
     status: ClassVar[int] = 400
+    headers: ClassVar[dict[str, str]] = {}
 
 
 class PayloadTooLarge(IngestError):
@@ -68,6 +70,16 @@ class UnsupportedEncoding(IngestError):
 
 class ServiceUnavailable(IngestError):
     status = 503
+
+
+class Overloaded(IngestError):
+    """Too many events wait to be written: the sender should back off (protocol.md §7)."""
+
+    status = 429
+    headers: ClassVar[dict[str, str]] = {
+        "Retry-After": "1",
+        "X-Sentry-Rate-Limits": "1::organization:inbox_overloaded",
+    }
 
 
 @dataclass(frozen=True)

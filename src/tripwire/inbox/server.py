@@ -39,7 +39,7 @@ from tripwire.inbox.ingest import (
 )
 from tripwire.inbox.records import GZIP_MAGIC, Project, prepare
 from tripwire.inbox.storage import Storage
-from tripwire.inbox.writer import Writer
+from tripwire.inbox.writer import MAX_QUEUED_EVENTS, Writer
 
 __all__ = ["Inbox", "InboxApp", "create_app", "ingest_endpoint"]
 
@@ -62,9 +62,9 @@ _INGEST_PATH = re.compile(r"/api/([0-9]+)/(envelope|store)/?")
 class Inbox:
     """The app's state: storage, its writer, and the projects by public key."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, max_queued_events: int = MAX_QUEUED_EVENTS) -> None:
         self.storage = storage
-        self.writer = Writer(storage)
+        self.writer = Writer(storage, max_queued_events)
         self._projects: dict[str, Project] = {}
 
     def project_for(self, key: str) -> Project:
@@ -173,6 +173,7 @@ async def _ingest(
         raise Unauthorized("missing public key: send X-Sentry-Auth or ?sentry_key=")
     if auth.public_key is not None:
         inbox.authenticate(auth, Ingest(), project_id)  # refuse a bad key before reading
+    inbox.writer.check_capacity()
     body = await _read_body(scope, receive)
     encoding = _header(scope, b"content-encoding")
     if len(body) > _INLINE_DECODE_BYTES:
@@ -231,7 +232,8 @@ async def ingest_endpoint(
         reason = _reason(exc)
         header = reason.encode("ascii", "backslashreplace")
         body = codec.dumps({"detail": reason})
-        await _answer(send, exc.status, body, [(b"x-sentry-error", header)])
+        extra = [(name.lower().encode(), value.encode()) for name, value in exc.headers.items()]
+        await _answer(send, exc.status, body, [(b"x-sentry-error", header), *extra])
     except _Disconnected:
         return
     else:
@@ -296,9 +298,12 @@ def _ingest_routes() -> list[BaseRoute]:
     return routes
 
 
-def create_app(storage: Storage, *, with_ui: bool = True) -> InboxApp:
-    """The inbox app over ``storage``; pruning runs while the app is served."""
-    inbox = Inbox(storage)
+def create_app(
+    storage: Storage, *, with_ui: bool = True, max_queued_events: int = MAX_QUEUED_EVENTS
+) -> InboxApp:
+    """The inbox app over ``storage``; pruning runs while the app is served. Past
+    ``max_queued_events`` waiting to be written, ingest answers 429."""
+    inbox = Inbox(storage, max_queued_events)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -309,6 +314,7 @@ def create_app(storage: Storage, *, with_ui: bool = True) -> InboxApp:
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
+            inbox.writer.close()
 
     routes = _ingest_routes()
     if with_ui:

@@ -1,29 +1,41 @@
-"""The single writer: requests queue their events, one transaction commits them all.
+"""The single writer: requests queue their events, one transaction on one thread commits them.
 
-It runs on the event loop's own thread. A writer thread would hand the GIL back and forth
-with the loop on every SQLite call and, under load, wait out the 5 ms switch interval each
-time; here the requests that arrive in one loop iteration share the next commit, and a
-commit (no fsync in WAL with synchronous=NORMAL) costs less than decoding one request.
+Requests wait for the commit of their events before they are answered, so a 200 means the
+events are in the database (WAL with synchronous=NORMAL: they survive the inbox being
+killed; an OS crash or power cut may lose the last second of commits, never half of one).
+While a batch commits on the writer thread (SQLite lets go of the GIL while it works), the
+loop keeps parsing the next requests, whose events form the next batch: the busier the
+inbox, the larger its batches and the fewer pages each event costs.
+
+The queue is bounded: past ``max_queued_events`` waiting events ``write`` refuses with
+``Overloaded`` (a 429 with Retry-After), so a flood costs the sender a retry later instead
+of costing the inbox unbounded memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import time
 from dataclasses import dataclass
 
 import anyio.to_thread
 
-from tripwire.inbox.ingest import ClientReportCount
+from tripwire.inbox.ingest import ClientReportCount, Overloaded
 from tripwire.inbox.records import PreparedEvent, StoredEvent
 from tripwire.inbox.storage import Storage
 
-__all__ = ["MAX_BATCH", "PRUNE_INTERVAL_S", "Writer"]
+__all__ = ["MAX_BATCH", "MAX_QUEUED_EVENTS", "PRUNE_INTERVAL_S", "Writer"]
 
 MAX_BATCH = 512
+MAX_QUEUED_EVENTS = 5000  # about 15 MB of prepared 20-frame events
 PRUNE_INTERVAL_S = 600.0
+_WARN_INTERVAL_S = 60.0
 logger = logging.getLogger(__name__)
+
+_Outcome = list[StoredEvent] | Exception
 
 
 @dataclass
@@ -37,10 +49,36 @@ class _Job:
 class Writer:
     """Batches the writes of concurrent requests into shared transactions."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, max_queued_events: int = MAX_QUEUED_EVENTS) -> None:
         self.storage = storage
+        self.max_queued_events = max_queued_events
         self._pending: list[_Job] = []
+        self._queued_events = 0  # waiting or being committed
         self._scheduled = False
+        self._committing = False
+        self.refused_events = 0
+        self._last_warning = -_WARN_INTERVAL_S
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="tripwire-inbox-writer"
+        )
+
+    @property
+    def queued_events(self) -> int:
+        return self._queued_events
+
+    def check_capacity(self, events: int = 1) -> None:
+        """Raise ``Overloaded`` if ``events`` more would not fit in the queue."""
+        if self._queued_events and self._queued_events + events > self.max_queued_events:
+            self.refused_events += events
+            if time.monotonic() - self._last_warning > _WARN_INTERVAL_S:
+                self._last_warning = time.monotonic()
+                logger.warning(
+                    "the inbox is overloaded: %d events refused with 429 so far",
+                    self.refused_events,
+                )
+            raise Overloaded(
+                f"the inbox has {self._queued_events} events waiting to be written; retry later"
+            )
 
     async def write(
         self,
@@ -49,35 +87,49 @@ class Writer:
         reports: list[ClientReportCount] | None = None,
     ) -> list[StoredEvent]:
         """Store a request's events; returns once they are committed (or raises)."""
+        self.check_capacity(len(events))
         loop = asyncio.get_running_loop()
         job = _Job(project_id, events, list(reports or ()), loop.create_future())
         self._pending.append(job)
-        if not self._scheduled:
+        self._queued_events += len(events)
+        if not self._scheduled and not self._committing:
             self._scheduled = True
             loop.call_soon(self._flush)
         return await job.future
 
     def _flush(self) -> None:
         self._scheduled = False
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            self._write(batch)
+        if self._committing or not self._pending:
+            return
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._committing = True
+        done = asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch)
+        done.add_done_callback(functools.partial(self._written, batch))
 
-    def _write(self, batch: list[_Job]) -> None:
+    def _written(self, batch: list[_Job], done: asyncio.Future[list[_Outcome]]) -> None:
+        self._committing = False
+        self._queued_events -= sum(len(job.events) for job in batch)
         try:
-            results = self._commit(batch)
+            outcomes = done.result()
+        except BaseException as exc:  # the executor is gone (shutdown): nothing was written
+            outcomes = [exc if isinstance(exc, Exception) else RuntimeError(exc)] * len(batch)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            _settle(job, outcome)
+        self._flush()
+
+    def _write(self, batch: list[_Job]) -> list[_Outcome]:
+        """Runs on the writer thread."""
+        try:
+            return list(self._commit(batch))
         except Exception:
             # One bad job must not fail its neighbours: retry each alone.
+            outcomes: list[_Outcome] = []
             for job in batch:
                 try:
-                    [result] = self._commit([job])
+                    outcomes.extend(self._commit([job]))
                 except Exception as exc:
-                    _settle(job, exc)
-                else:
-                    _settle(job, result)
-            return
-        for job, result in zip(batch, results, strict=True):
-            _settle(job, result)
+                    outcomes.append(exc)
+            return outcomes
 
     def _commit(self, batch: list[_Job]) -> list[list[StoredEvent]]:
         with self.storage.transaction() as conn:
@@ -91,6 +143,10 @@ class Writer:
                     self.storage.insert_client_reports(conn, job.project_id, job.reports)
             return results
 
+    def close(self) -> None:
+        """Wait for the batch being committed, then stop the writer thread."""
+        self._thread.shutdown(wait=True)
+
     async def prune_periodically(self, interval_s: float = PRUNE_INTERVAL_S) -> None:
         """Apply the retention settings now and every ``interval_s``, off the loop's thread."""
         while True:
@@ -101,7 +157,7 @@ class Writer:
             await asyncio.sleep(interval_s)
 
 
-def _settle(job: _Job, outcome: list[StoredEvent] | BaseException) -> None:
+def _settle(job: _Job, outcome: _Outcome) -> None:
     if job.future.done():  # the request went away (client disconnected)
         return
     if isinstance(outcome, BaseException):

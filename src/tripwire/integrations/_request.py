@@ -20,12 +20,19 @@ import tripwire
 from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
+from tripwire.integrations._request_secrets import (
+    FILTERED,
+    is_sensitive_header,
+    parse_cookies,
+    redact_frame_variables,
+    secret_values,
+)
 from tripwire.scope import Scope
+from tripwire.scrubber import scrubber_for
 from tripwire.types import Event, Hint
 
 __all__ = [
     "FILTERED",
-    "SENSITIVE_HEADERS",
     "BodyRecorder",
     "Describe",
     "RequestFacts",
@@ -38,31 +45,12 @@ __all__ = [
     "decode_body",
     "header_name",
     "is_undecoded_body",
-    "parse_cookies",
     "prepare_server_context",
-    "redact_frame_variables",
 ]
 
-FILTERED = "[Filtered]"
 _REMOVED_BY_CONFIG: dict[str, object] = {"rem": [["!config", "s"]]}
 _OVER_LIMIT: dict[str, object] = {"rem": [["!config", "x"]]}
 _NOT_DECODED: dict[str, object] = {"rem": [["!raw", "x"]]}
-
-# Compared as ``name.upper().replace("-", "_")``: only sent with send_default_pii.
-SENSITIVE_HEADERS = frozenset(
-    {
-        "AUTHORIZATION",
-        "COOKIE",
-        "PROXY_AUTHORIZATION",
-        "SET_COOKIE",
-        "X_API_KEY",
-        "X_FORWARDED_FOR",
-        "X_REAL_IP",
-    }
-)
-
-# Shorter values are not looked for in frame variables: they would match unrelated text.
-_MIN_SECRET_CHARS = 4
 
 # Bytes per max_request_body_size value; None: no limit (scopes-and-options.md §4).
 _BODY_LIMITS: dict[str, int | None] = {"never": 0, "small": 1000, "medium": 10_000, "always": None}
@@ -78,17 +66,6 @@ def body_limit(max_request_body_size: str) -> int | None:
 def header_name(raw: str) -> str:
     """``x-api-key`` or ``X_API_KEY`` as it is usually written: ``X-Api-Key``."""
     return "-".join(part.capitalize() for part in raw.replace("_", "-").split("-"))
-
-
-def parse_cookies(header: str) -> dict[str, str]:
-    """The ``name=value`` pairs of a ``Cookie`` header; malformed pairs are skipped."""
-    cookies: dict[str, str] = {}
-    for pair in header.split(";"):
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if sep and name:
-            cookies.setdefault(name, value.strip().strip('"'))
-    return cookies
 
 
 class BodyRecorder:
@@ -181,25 +158,6 @@ class RequestFacts:
         self.remote_addr = remote_addr
         self.env = env
 
-    def sensitive_values(self) -> list[str]:
-        """What ``send_default_pii`` keeps out: sensitive header values (and their parts:
-        credentials, cookie values, forwarded addresses) and the peer address; longest first."""
-        found: set[str] = set()
-        for name, value in self.headers.items():
-            key = name.upper().replace("-", "_")
-            if key not in SENSITIVE_HEADERS:
-                continue
-            found.add(value.strip())
-            if key in ("AUTHORIZATION", "PROXY_AUTHORIZATION"):
-                found.add(value.strip().partition(" ")[2].strip())
-            elif key in ("COOKIE", "SET_COOKIE"):
-                found.update(parse_cookies(value).values())
-            else:
-                found.update(part.strip() for part in value.split(","))
-        if self.remote_addr:
-            found.add(self.remote_addr)
-        return sorted((v for v in found if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
-
     def client_ip(self) -> str | None:
         """``X-Forwarded-For`` (first hop), then ``X-Real-Ip``, then the peer address."""
         forwarded = self.headers.get("X-Forwarded-For", "")
@@ -226,7 +184,7 @@ def collect_request(
     headers: dict[str, str] = {}
     header_meta: dict[str, object] = {}
     for name, value in facts.headers.items():
-        if not send_default_pii and name.upper().replace("-", "_") in SENSITIVE_HEADERS:
+        if not send_default_pii and is_sensitive_header(name):
             headers[name] = FILTERED
             header_meta[name] = {"": _REMOVED_BY_CONFIG}
         else:
@@ -289,45 +247,6 @@ def add_request_to_event(
     return event
 
 
-def redact_frame_variables(event: Event, secrets: list[str]) -> None:
-    """Replace ``secrets`` inside the frame variables of ``event`` with ``"[Filtered]"``.
-
-    The frames of the middleware and the framework hold the environ or ASGI scope as a local,
-    whose repr carries every header: without this, what the collection rules keep out of
-    ``request`` would be sent in ``vars``. A repr cut off inside a secret loses that prefix.
-    """
-    if not secrets:
-        return
-    holders: list[object] = [event.get("stacktrace")]
-    for key in ("exception", "threads"):
-        container = event.get(key)
-        values = container.get("values") if isinstance(container, dict) else None
-        for value in values if isinstance(values, list) else ():
-            if isinstance(value, dict):
-                holders.append(value.get("stacktrace"))
-    for stacktrace in holders:
-        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        for frame in frames if isinstance(frames, list) else ():
-            variables = frame.get("vars") if isinstance(frame, dict) else None
-            if isinstance(variables, dict):
-                for name, text in variables.items():
-                    if isinstance(text, str):
-                        variables[name] = _redacted(text, secrets)
-
-
-def _redacted(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, FILTERED)
-    if text.endswith("..."):  # safe_repr's cut: the kept part may end inside a secret
-        kept = text[:-3]
-        for secret in secrets:
-            for length in range(len(secret) - 1, _MIN_SECRET_CHARS - 1, -1):
-                if kept.endswith(secret[:length]):
-                    return kept[:-length] + FILTERED + "..."
-    return text
-
-
 def prepare_server_context() -> None:
     """Give the calling context its scopes now, so that tasks started from it inherit them.
 
@@ -383,25 +302,16 @@ class RequestState:
 
     ``framework_request`` is whatever a framework hook stored (a Django request, ...);
     ``captured`` is the exception reported already, so that a failure that a framework signal
-    reported and that then escapes the middleware is sent once. ``isolation`` is the
-    request's isolation scope once ``enter()`` made it.
+    reported and that then escapes the middleware is sent once.
     """
 
-    __slots__ = (
-        "_tokens",
-        "captured",
-        "describe",
-        "framework_request",
-        "isolation",
-        "mechanism_type",
-    )
+    __slots__ = ("_tokens", "captured", "describe", "framework_request", "mechanism_type")
 
     def __init__(self, mechanism_type: str, describe: Describe | None) -> None:
         self.mechanism_type = mechanism_type
         self.describe = describe
         self.captured: BaseException | None = None
         self.framework_request: object = None
-        self.isolation: Scope | None = None
         self._tokens: Tokens | None = None
 
     def process(self, event: Event, hint: Hint) -> Event:
@@ -414,14 +324,14 @@ class RequestState:
 
         Runs once per request, so it avoids what a ``with isolation_scope()`` block costs on
         top of the two forks: the block object, and a new breadcrumb ring when the server's
-        context has none to leave behind.
+        context has none to leave behind. No reference cycle: the request's objects are freed
+        when it ends, not at the next garbage collection.
         """
         isolation = get_isolation_scope().fork()
         crumbs = isolation._breadcrumbs
         if crumbs.items or crumbs.evicted:
             isolation.clear_breadcrumbs()
-        isolation.add_event_processor(self.process)
-        self.isolation = isolation
+        isolation.add_event_processor(self.process)  # the scope holds us, not the reverse
         self._tokens = activate(isolation, get_current_scope().fork())
         return isolation
 
@@ -461,8 +371,18 @@ class RequestState:
             if user:
                 current = event.get("user")
                 event["user"] = {**user, **current} if isinstance(current, dict) else user
-        if not send_default_pii:
-            redact_frame_variables(event, facts.sensitive_values())
+        client = tripwire.get_client()
+        is_secret_key = getattr(getattr(client, "scrubber", None), "is_secret_key", None)
+        if not callable(is_secret_key):  # an event_scrubber of the user's own: the default rule
+            is_secret_key = scrubber_for(client.config).is_secret_key
+        secrets = secret_values(
+            facts.headers,
+            facts.remote_addr,
+            facts.query_string,
+            send_default_pii=send_default_pii,
+            is_secret_key=is_secret_key,
+        )
+        redact_frame_variables(event, secrets)
         return add_request_to_event(
             event,
             request,

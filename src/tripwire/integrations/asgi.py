@@ -116,12 +116,12 @@ class AsgiRequest(RequestState):
     """One request: its ASGI scope and recorded body; ``process`` adds it to events.
 
     ``receive`` is the application's ``receive``: it keeps ``http.request`` body chunks (by
-    reference) within ``limit`` bytes, in a recorder made at the first non-empty chunk.
+    reference) within ``max_request_body_size``, in a recorder made at the first non-empty
+    chunk, so that a request without a body costs no recorder and no limit lookup.
     """
 
     __slots__ = (
         "_receive",
-        "limit",
         "path",
         "recorder",
         "root_path",
@@ -133,7 +133,6 @@ class AsgiRequest(RequestState):
         self,
         scope: AsgiScope,
         receive: Receive,
-        limit: int | None,
         mechanism_type: str,
         transaction_style: str,
         describe: Describe | None = None,
@@ -144,7 +143,6 @@ class AsgiRequest(RequestState):
         self.path: str | None = scope.get("path")
         self.root_path: str = scope.get("root_path") or ""
         self._receive = receive
-        self.limit = limit
         self.recorder: BodyRecorder | None = None
 
     async def receive(self) -> Message:
@@ -154,16 +152,17 @@ class AsgiRequest(RequestState):
             body = message.get("body")
             if body:
                 if self.recorder is None:
-                    self.recorder = BodyRecorder(self.limit)
+                    config = tripwire.get_client().config
+                    self.recorder = BodyRecorder(body_limit(config.max_request_body_size))
                 self.recorder.add(bytes(body))
         return message
 
-    def _body(self, facts: RequestFacts) -> tuple[bytes | None, bool]:
+    def _body(self, facts: RequestFacts, limit: int | None) -> tuple[bytes | None, bool]:
         try:
             length = int(facts.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
-        if self.limit == 0:
+        if limit == 0:
             return None, length > 0  # max_request_body_size="never"
         recorder = self.recorder
         if recorder is None:
@@ -195,7 +194,7 @@ class AsgiRequest(RequestState):
         config = tripwire.get_client().config
         pii = config.send_default_pii
         facts = facts_from_asgi_scope(self.scope, self.path, self.root_path)
-        body, is_over_limit = self._body(facts)
+        body, is_over_limit = self._body(facts, body_limit(config.max_request_body_size))
         request, meta = collect_request(
             facts, send_default_pii=pii, body=body, is_body_over_limit=is_over_limit
         )
@@ -226,17 +225,17 @@ async def run_asgi(
     client = tripwire.get_client()
     if not client.is_active():
         return await app(scope, receive, send)
-    limit = body_limit(client.config.max_request_body_size)
-    state = AsgiRequest(scope, receive, limit, mechanism_type, transaction_style, describe)
+    state = AsgiRequest(scope, receive, mechanism_type, transaction_style, describe)
     scope[SCOPE_KEY] = state
     state.enter()
     try:
-        await app(scope, receive if limit == 0 else state.receive, send)
+        await app(scope, state.receive, send)
     except BaseException as exc:
         state.report(exc)
         raise
     finally:
         state.leave()
+        scope.pop(SCOPE_KEY, None)  # the state holds the scope: no cycle outlives the request
     return None
 
 

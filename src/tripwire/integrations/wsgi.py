@@ -39,36 +39,58 @@ def _content_length(environ: dict[str, Any]) -> int:
         return 0
 
 
+def _is_chunked(environ: dict[str, Any]) -> bool:
+    # A body sent without Content-Length (Transfer-Encoding: chunked) can only be read to its
+    # end on servers that de-chunk it and mark where it ends (PEP 3333's input_terminated).
+    return (
+        bool(environ.get("wsgi.input_terminated"))
+        and "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    )
+
+
+def _asks_for_bytes(size: tuple[Any, ...]) -> bool:
+    return not size or size[0] is None or size[0] != 0
+
+
 class _RecordingInput:
     """``wsgi.input`` that keeps what the application reads, within the body limit."""
 
-    __slots__ = ("is_bypassed", "recorder", "stream")
+    __slots__ = ("is_at_end", "is_bypassed", "recorder", "stream")
 
     def __init__(self, stream: Any, recorder: BodyRecorder) -> None:
         self.stream = stream
         self.recorder = recorder
         self.is_bypassed = False  # used in a way not recorded: never read the rest ourselves
+        self.is_at_end = False  # a read found the end of the body
 
     def read(self, *size: Any) -> bytes:
         chunk: bytes = self.stream.read(*size)
         self.recorder.add(chunk)
+        if not size or size[0] is None or size[0] < 0 or (not chunk and _asks_for_bytes(size)):
+            self.is_at_end = True
         return chunk
 
     def readinto(self, buffer: Any) -> int | None:
         count: int | None = self.stream.readinto(buffer)
         if count:
             self.recorder.add(bytes(memoryview(buffer)[:count]))
+        elif count == 0 and len(buffer):
+            self.is_at_end = True
         return count
 
     def readline(self, *size: Any) -> bytes:
         line: bytes = self.stream.readline(*size)
         self.recorder.add(line)
+        if not line and _asks_for_bytes(size):
+            self.is_at_end = True
         return line
 
     def readlines(self, *hint: Any) -> list[bytes]:
         lines: list[bytes] = self.stream.readlines(*hint)
         for line in lines:
             self.recorder.add(line)
+        if not hint or hint[0] is None or hint[0] <= 0:
+            self.is_at_end = True
         return lines
 
     def __iter__(self) -> Iterator[bytes]:
@@ -132,8 +154,12 @@ class WsgiRequest(RequestState):
         self.input: _RecordingInput | None = None
 
     def record_body(self, limit: int | None) -> None:
+        """Record the body as the application reads it: one with a Content-Length within
+        ``limit``, or a chunked one (its length is learnt as it is read)."""
         length = _content_length(self.environ)
-        if length and limit != 0 and (limit is None or length <= limit):
+        if limit == 0 or (length and limit is not None and length > limit):
+            return
+        if length or _is_chunked(self.environ):
             stream = self.environ.get("wsgi.input")
             if stream is not None:
                 self.input = _RecordingInput(stream, BodyRecorder(limit))
@@ -141,20 +167,29 @@ class WsgiRequest(RequestState):
 
     def _body(self, limit: int | None) -> tuple[bytes | None, bool]:
         length = _content_length(self.environ)
-        if not length:
+        is_chunked = not length and _is_chunked(self.environ)
+        if not length and not is_chunked:
             return None, False
         if self.input is None:
             return None, limit == 0 or (limit is not None and length > limit)
-        recorder = self.input.recorder
+        recording = self.input
+        recorder = recording.recorder
         if recorder.is_too_large:
             return None, True
-        if recorder.size < length:
-            if self.captured is None or self.input.is_bypassed:
-                return None, False  # the application may still read it: never take it away
-            # The failed application stopped reading (or never started): the rest waits on
-            # the stream, and is within the limit since Content-Length was checked.
-            recorder.add(self.input.stream.read(length - recorder.size))
-        return recorder.value(), False
+        if recording.is_at_end if is_chunked else recorder.size >= length:
+            return recorder.value(), False
+        if self.captured is None or recording.is_bypassed:
+            return None, False  # the application may still read it: never take it away
+        # The failed application stopped reading (or never started): the rest waits on the
+        # stream. Within the limit since Content-Length was checked; a chunked body is read
+        # one byte past the limit at most, enough to tell that it is over.
+        if not is_chunked:
+            recorder.add(recording.stream.read(length - recorder.size))
+        elif limit is None:
+            recorder.add(recording.stream.read())
+        else:
+            recorder.add(recording.stream.read(limit + 1 - recorder.size))
+        return (None, True) if recorder.is_too_large else (recorder.value(), False)
 
     def process(self, event: Event, hint: Hint) -> Event:
         """Event processor: add request data, client IP, transaction and user to ``event``."""
@@ -200,12 +235,14 @@ class _ReportingResponse:
 
     def close(self) -> None:
         close = getattr(self._response, "close", None)
-        if close is not None:
-            try:
+        try:
+            if close is not None:
                 close()
-            except BaseException as exc:
-                self._report(exc)
-                raise
+        except BaseException as exc:
+            self._report(exc)
+            raise
+        finally:
+            self._state.environ.pop(ENVIRON_KEY, None)  # the request ended: break the cycle
 
     def _report(self, error: BaseException) -> None:
         with tripwire.use_isolation_scope(self._scope):
@@ -232,7 +269,7 @@ def run_wsgi(
         return app(environ, start_response)
     state = WsgiRequest(environ, mechanism_type, use_x_forwarded_for, describe)
     environ[ENVIRON_KEY] = state
-    if environ.get("CONTENT_LENGTH"):  # most requests have no body: skip the lookups
+    if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:  # a body, maybe
         state.record_body(body_limit(client.config.max_request_body_size))
     isolation = state.enter()
     try:
@@ -243,9 +280,11 @@ def run_wsgi(
     finally:
         state.leave()
     if type(response) in (list, tuple):
+        environ.pop(ENVIRON_KEY, None)  # the state holds the environ: no cycle outlives us
         return response  # nothing can fail later; skip the wrapper
     file_wrapper = environ.get("wsgi.file_wrapper")
     if isinstance(file_wrapper, type) and isinstance(response, file_wrapper):
+        environ.pop(ENVIRON_KEY, None)
         return response  # keep the server's sendfile path
     return _ReportingResponse(response, isolation, state)
 

@@ -62,7 +62,7 @@ class Backlog:
         self._max_queue_bytes = max_queue_bytes
         self._queue: deque[Outbound] = deque()
         self._queue_bytes = 0
-        self.in_flight: Outbound | None = None
+        self.in_flight: list[Outbound] = []  # sent, answer awaited; in the order sent
         self._claim: Claim | None = None
         self._replay: deque[Outbound | None] = deque()
         self.offline = False  # the server is unreachable: new envelopes go to disk
@@ -83,7 +83,7 @@ class Backlog:
 
     def is_idle(self) -> bool:
         """Nothing to do until something new arrives (or, offline, until the next probe)."""
-        if self.in_flight is not None:
+        if self.in_flight:
             return False
         if self.offline:
             return self._is_spilled
@@ -125,7 +125,7 @@ class Backlog:
 
     def is_waiting_past(self, moment: float) -> bool:
         """True when nothing is in flight and the next attempt comes after ``moment``."""
-        return self.in_flight is None and self._retry_at >= moment
+        return not self.in_flight and self._retry_at >= moment
 
     def is_backing_off(self, now: float) -> bool:
         return self._retry_at > now
@@ -142,8 +142,8 @@ class Backlog:
         A replayed batch goes back to the spool with its unsent rest, the one in flight
         included (so it is sent again later: at least once).
         """
-        in_flight, self.in_flight = self.in_flight, None
-        leftovers = [in_flight] if in_flight and in_flight.spooled_at is None else []
+        in_flight, self.in_flight = self.in_flight, []
+        leftovers = [outbound for outbound in in_flight if outbound.spooled_at is None]
         leftovers.extend(self._queue)
         self._queue.clear()
         self._queue_bytes = 0
@@ -163,18 +163,25 @@ class Backlog:
             self._spool_pending = True
         return outbounds[written:]
 
+    @property
+    def _memory_bound(self) -> int:
+        # Offline, memory keeps only what the spool has no room for, in half the budget:
+        # the other half stays for the worker's inbox, which fills while nothing is sent.
+        return self._max_queue_bytes // 2 if self.offline else self._max_queue_bytes
+
     def _spill_queue(self, everything: bool) -> None:
         """Move the newest envelopes (all of them when offline) to disk, within the bounds."""
         if everything and self.spool is not None and not self.spool.has_room:
             everything = False  # a full spool: only what is over the memory bound moves (out)
+        bound = self._memory_bound
         moving: list[Outbound] = []
-        while self._queue and (everything or self._queue_bytes > self._max_queue_bytes):
+        while self._queue and (everything or self._queue_bytes > bound):
             outbound = self._queue.pop()
             self._queue_bytes -= len(outbound.body)
             moving.append(outbound)
         moving.reverse()
         for outbound in self.spill(moving):
-            if self._queue_bytes + len(outbound.body) <= self._max_queue_bytes:
+            if self._queue_bytes + len(outbound.body) <= bound:
                 self._queue.append(outbound)
                 self._queue_bytes += len(outbound.body)
             else:
@@ -189,6 +196,8 @@ class Backlog:
         if self._retry_at > now:
             return None
         while True:
+            if self.in_flight and (not self._queue or self._is_replaying):
+                return None  # the spool is replayed one envelope at a time (claim progress)
             outbound = self._take()
             if outbound is None:
                 return None
@@ -200,8 +209,12 @@ class Backlog:
                     self._finish(outbound)
                     continue
                 outbound = without_categories(outbound, limited)
-            self.in_flight = outbound
+            self.in_flight.append(outbound)
             return outbound
+
+    @property
+    def _is_replaying(self) -> bool:
+        return any(outbound.spooled_at is not None for outbound in self.in_flight)
 
     def peek(self) -> Outbound | None:
         """The envelope ``next()`` would most likely return, left where it is."""
@@ -253,10 +266,13 @@ class Backlog:
 
     def _put_back(self, outbound: Outbound) -> None:
         if outbound.spooled_at is not None:
-            self._replay.appendleft(outbound)
-        else:
-            self._queue.appendleft(outbound)
-            self._queue_bytes += len(outbound.body)
+            if outbound.spooled_at is self._claim:
+                self._replay.appendleft(outbound)
+            return  # its claim was released (offline): the record waits on disk
+        self._queue.appendleft(outbound)
+        self._queue_bytes += len(outbound.body)
+        if self.offline:
+            self._is_spilled = False  # came back from a request sent before going offline
 
     def _back_off(self, now: float) -> None:
         self._delay = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self._delay * 2))
@@ -264,7 +280,7 @@ class Backlog:
 
     def settle(self, outbound: Outbound, outcome: Outcome, now: float) -> None:
         """Act on the outcome of sending ``outbound`` (the one in flight)."""
-        self.in_flight = None
+        self.in_flight = [sent for sent in self.in_flight if sent is not outbound]
         if isinstance(outcome, Sent):
             self.sent_events += _events_in(outbound)
             if self.offline or self._delay:

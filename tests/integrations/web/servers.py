@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socketserver
 import threading
 import time
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-__all__ = ["serve_asgi", "serve_wsgi", "wait_for"]
+__all__ = ["serve_asgi", "serve_werkzeug", "serve_wsgi", "wait_for"]
 
 
 class _ThreadingWsgiServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -36,6 +37,27 @@ def serve_wsgi(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_werkzeug(app: Any) -> Iterator[str]:
+    """Serve ``app`` with werkzeug's server, which de-chunks request bodies (and says so with
+    ``wsgi.input_terminated``); yields its base URL."""
+    from werkzeug.serving import make_server as make_werkzeug_server
+
+    server = make_werkzeug_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    werkzeug_logger = logging.getLogger("werkzeug")
+    level = werkzeug_logger.level
+    werkzeug_logger.setLevel(logging.CRITICAL)  # its "Error on request" would be an event too
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        werkzeug_logger.setLevel(level)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import pytest
 
 import tripwire
 from tests.integrations.web.servers import serve_asgi
-from tripwire.integrations.asgi import SentryAsgiMiddleware
+from tripwire.integrations.asgi import SCOPE_KEY, SentryAsgiMiddleware
 from tripwire.testing import capture_events
 
 SECRET_HEADERS = {
@@ -186,3 +186,19 @@ def test_websocket_failure_is_reported_with_its_url_and_no_method() -> None:
     assert event["request"]["url"] == "ws://example.test/live"
     assert event["request"]["query_string"] == "room=1"
     assert "method" not in event["request"]
+
+
+def test_the_scope_lets_go_of_the_request_state_when_the_request_ends() -> None:
+    """The state refers to the ASGI scope; the reverse link would keep both for the collector."""
+    scopes: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert SCOPE_KEY in scope
+        scopes.append(scope)
+        await _app(scope, receive, send)
+
+    with capture_events(), serve_asgi(SentryAsgiMiddleware(app)) as url:
+        assert httpx.get(f"{url}/ok").status_code == 200
+
+    [scope] = scopes
+    assert SCOPE_KEY not in scope

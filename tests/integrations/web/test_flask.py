@@ -162,3 +162,22 @@ def test_flask_app_with_init_sends_its_failure_over_http(collector: Collector) -
     sent = json.dumps(event)
     assert "hunter2" not in sent
     assert "cookie-secret" not in sent
+
+
+def test_secret_query_values_stay_out_of_framework_reprs_in_frame_variables() -> None:
+    """Flask's frames hold ``<Request 'http://...?token=...' [GET]>`` under names such as
+    ``req``, which the scrubber's key rules cannot see; with PII on too."""
+    with capture_events(send_default_pii=True) as events, serve_wsgi(_app()) as url:
+        httpx.get(f"{url}/orders/7?page=1&token=s3cr3t-query-value")
+
+    [event] = events
+    sent = json.dumps(event)
+    assert "s3cr3t-query-value" not in sent
+    frame_vars = [
+        text
+        for frame in _exception(event)["stacktrace"]["frames"]
+        for text in frame.get("vars", {}).values()
+        if isinstance(text, str)
+    ]
+    assert any("<Request" in text and "token=[Filtered]" in text for text in frame_vars)
+    assert event["request"]["query_string"] == "page=1&token=[Filtered]"

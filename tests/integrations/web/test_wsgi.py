@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import tripwire
-from tests.integrations.web.servers import serve_wsgi
+from tests.integrations.web.servers import serve_werkzeug, serve_wsgi
 from tests.relay import assert_valid_event
-from tripwire.integrations.wsgi import SentryWsgiMiddleware
+from tripwire.integrations.wsgi import ENVIRON_KEY, SentryWsgiMiddleware
 from tripwire.testing import capture_events
 
 SECRET_HEADERS = {
@@ -35,6 +35,10 @@ def _app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     if path == "/read-then-fail":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         environ["wsgi.input"].read(length)
+        raise ValueError("failed after reading")
+    if path == "/read-pieces-then-fail":
+        while environ["wsgi.input"].read(64):
+            pass
         raise ValueError("failed after reading")
     if path == "/fail":
         raise ValueError("request failed")
@@ -141,6 +145,40 @@ def test_body_beyond_max_request_body_size_is_left_out_with_a_note(
     assert event["_meta"]["request"]["data"] == {"": {"rem": [["!config", "x"]]}}
 
 
+def _chunks(body: bytes) -> Iterator[bytes]:
+    for start in range(0, len(body), 100):  # a generator: httpx sends it chunked
+        yield body[start : start + 100]
+
+
+@pytest.mark.parametrize("path", ["/read-pieces-then-fail", "/fail"])
+def test_chunked_body_is_attached_to_its_failure_whether_read_or_not(path: str) -> None:
+    """No Content-Length: the server de-chunks and marks the end (wsgi.input_terminated)."""
+    body = json.dumps({"name": "ada", "note": "n" * 250}).encode()
+    with capture_events() as events, serve_werkzeug(SentryWsgiMiddleware(_app)) as url:
+        httpx.post(
+            f"{url}{path}", content=_chunks(body), headers={"Content-Type": "application/json"}
+        )
+
+    [event] = events
+    assert_valid_event(event)
+    assert event["request"]["headers"]["Transfer-Encoding"] == "chunked"
+    assert json.loads(body) == event["request"]["data"]
+
+
+@pytest.mark.parametrize("path", ["/read-pieces-then-fail", "/fail"])
+def test_chunked_body_beyond_max_request_body_size_is_left_out_with_a_note(path: str) -> None:
+    with (
+        capture_events(max_request_body_size="small") as events,
+        serve_werkzeug(SentryWsgiMiddleware(_app)) as url,
+    ):
+        httpx.post(f"{url}{path}", content=_chunks(b"x" * 1500))
+
+    [event] = events
+    assert_valid_event(event)
+    assert event["request"]["data"] == ""
+    assert event["_meta"]["request"]["data"] == {"": {"rem": [["!config", "x"]]}}
+
+
 def test_failure_while_streaming_the_response_is_reported() -> None:
     with capture_events() as events, serve_wsgi(SentryWsgiMiddleware(_app)) as url:
         try:
@@ -194,3 +232,35 @@ def test_without_init_the_app_runs_unchanged() -> None:
     with serve_wsgi(SentryWsgiMiddleware(_app)) as url:
         assert httpx.get(f"{url}/ok").content == b"ok"
         assert httpx.get(f"{url}/fail").status_code == 500
+
+
+def test_breadcrumbs_of_the_server_context_stay_out_of_requests() -> None:
+    with capture_events() as events:
+        tripwire.add_breadcrumb(message="server starting")
+        with serve_wsgi(SentryWsgiMiddleware(_app)) as url:
+            httpx.get(f"{url}/fail?tag=a")
+        tripwire.capture_message("after the request")
+
+    request_event, after = events
+    assert [c["message"] for c in request_event["breadcrumbs"]["values"]] == ["crumb a"]
+    assert [c["message"] for c in after["breadcrumbs"]["values"]] == ["server starting"]
+
+
+@pytest.mark.parametrize("path", ["/ok", "/stream-fail"])
+def test_the_environ_lets_go_of_the_request_state_when_the_response_ends(path: str) -> None:
+    """The state refers to the environ; the reverse link would keep both for the collector."""
+    environs: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        assert ENVIRON_KEY in environ
+        environs.append(environ)
+        return _app(environ, start_response)
+
+    with capture_events(), serve_wsgi(SentryWsgiMiddleware(app)) as url:
+        try:
+            httpx.get(f"{url}{path}")
+        except httpx.HTTPError:
+            pass  # the server may cut the connection mid-response
+
+    [environ] = environs
+    assert ENVIRON_KEY not in environ
