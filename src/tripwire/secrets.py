@@ -88,6 +88,7 @@ _CARD_PATTERN = DEFAULT_VALUE_PATTERNS[-1]
 FILTERED = "[Filtered]"
 _MIN_CARD, _MAX_CARD = 10**12, 10**19
 _MIN_CARD_DIGITS = 13
+_MAX_CLEAN, _MAX_CLEAN_CHARS = 4096, 1 << 19
 _MAX_MISSES = 48  # anchors that start no literal before the literals are searched instead
 _SEPARATOR = "\x00"
 # One translation of the joined text (encoded one byte per character) serves two checks:
@@ -122,11 +123,17 @@ class _Shape(NamedTuple):
 
 
 class ValueShapes:
-    """Secret patterns, found in an event's strings and replaced by ``[Filtered]``."""
+    """Secret patterns, found in an event's strings and replaced by ``[Filtered]``.
 
-    __slots__ = ("shapes",)
+    ``clean`` holds strings seen without a secret (source lines and most reprs repeat across
+    events), so that callers need not look again; it is only added to or cleared whole.
+    """
+
+    __slots__ = ("clean", "clean_chars", "shapes")
 
     def __init__(self, patterns: Iterable[re.Pattern[str] | str]) -> None:
+        self.clean: set[str] = set()
+        self.clean_chars = 0
         self.shapes: list[_Shape] = []
         for given in patterns:
             pattern = re.compile(given) if isinstance(given, str) else given
@@ -171,6 +178,19 @@ class ValueShapes:
             else:
                 hits.update(text for text in candidates - hits if _matches(text, shape))
         return hits
+
+    def remember_clean(self, texts: list[str], hits: set[str]) -> None:
+        """Add the strings of ``texts`` not in ``hits`` to ``clean``, within its bounds."""
+        if not texts:
+            return
+        clean = set(texts)
+        clean -= hits
+        chars = sum(map(len, clean))
+        if len(self.clean) + len(clean) > _MAX_CLEAN or self.clean_chars + chars > _MAX_CLEAN_CHARS:
+            self.clean.clear()
+            self.clean_chars = 0
+        self.clean.update(clean)
+        self.clean_chars += chars
 
     def replace(self, text: str) -> tuple[str, list[list[object]]] | None:
         """``text`` with its secrets replaced, and the remarks; None if it holds none."""

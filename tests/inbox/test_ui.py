@@ -13,9 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.inbox.conftest import envelope, envelope_url, event_shapes, make_event, post
+from tests.inbox.conftest import (
+    distinct_errors,
+    envelope,
+    envelope_url,
+    event_shapes,
+    make_event,
+    post,
+)
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
+from tripwire.inbox.ui.views import PAGE_SIZE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -271,3 +279,23 @@ def test_issue_pages_render_events_of_any_shape(ui: BackgroundInbox, body: dict[
     stored = ui.storage.store_event(1, {**body, "event_id": uuid.uuid4().hex})
     with urllib.request.urlopen(f"{ui.url}/issues/{stored.issue_id}", timeout=10) as response:
         assert response.status == 200
+
+
+def test_a_long_issue_list_pages_forward_and_back_to_the_first_page(
+    page: Page, tmp_path: Path
+) -> None:
+    with Storage(tmp_path / "inbox.sqlite3") as storage:
+        storage.store_events(1, distinct_errors(PAGE_SIZE * 2 + 5))
+        with BackgroundInbox(storage) as inbox:
+            page.goto(inbox.url)
+            expect(page.locator(".pages .total")).to_have_text(f"{PAGE_SIZE * 2 + 5} issues")
+            expect(page.locator(".pages .first")).to_have_count(0)
+            seen = page.locator("tr.issue .title").all_inner_texts()
+            for size in (PAGE_SIZE, 5):
+                page.click(".pages .next")
+                expect(page.locator("tr.issue")).to_have_count(size)
+                seen += page.locator("tr.issue .title").all_inner_texts()
+            expect(page.locator(".pages .next")).to_have_count(0)
+            page.click(".pages .first")
+            expect(page.locator("tr.issue")).to_have_count(PAGE_SIZE)
+    assert len(seen) == len(set(seen)) == PAGE_SIZE * 2 + 5

@@ -25,13 +25,14 @@ from tripwire.inbox import queries
 from tripwire.inbox.console import ago
 from tripwire.inbox.grouping import message_of
 from tripwire.inbox.records import STATUSES
-from tripwire.inbox.search import SORTS
+from tripwire.inbox.search import SORTS, BadCursor
 from tripwire.inbox.storage import Storage
 from tripwire.inbox.ui import present
 
-__all__ = ["SECURITY_HEADERS", "templates", "ui_routes"]
+__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "templates", "ui_routes"]
 
 DEFAULT_QUERY = "is:unresolved"
+PAGE_SIZE = 100
 MAX_STATUS_BODY_BYTES = 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -100,7 +101,12 @@ def issue_list(request: Request) -> Response:
     query = request.query_params.get("q", DEFAULT_QUERY)
     sort = request.query_params.get("sort", "last_seen")
     sort = sort if sort in SORTS else "last_seen"
-    found = queries.issues(storage, query, sort=sort, limit=200)
+    after = request.query_params.get("after") or None
+    try:
+        listed = queries.issue_page(storage, query, sort=sort, size=PAGE_SIZE, after=after)
+    except BadCursor as exc:
+        return _page("error.html", 400, title="Bad request", message=str(exc))
+    found = listed.issues
     tabs = [
         (label, f"/?{urlencode({'q': tab_query, 'sort': sort})}", query == tab_query)
         for label, tab_query in (
@@ -111,9 +117,15 @@ def issue_list(request: Request) -> Response:
             ("All", ""),
         )
     ]
+    here = {"q": query, "sort": sort}
     return _page(
         "issues.html",
         issues=found,
+        total=listed.total,
+        first_href=f"/?{urlencode(here)}" if after else None,
+        next_href=f"/?{urlencode({**here, 'after': listed.next_cursor})}"
+        if listed.next_cursor
+        else None,
         histograms=queries.histograms(storage, [i.id for i in found]),
         query=query,
         sort=sort,
