@@ -1,7 +1,8 @@
 """The event scrubber: secrets replaced by ``[Filtered]`` before the event leaves the process.
 
-Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JSON data only,
-custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
+Runs after ``serializer.serialize_event`` (so it sees JSON data only, custom objects included)
+and before ``before_send``: on the transport's worker, or on the caller's thread when a
+``before_send`` must see the scrubbed event. Fixes the Notes of scrubbing.md §4:
 
 - a key is secret by ``secret_names``' rule, the one ``safe_repr`` applies inside reprs: it
   equals an entry of the deny lists, or its words contain one of the key terms (sentry 2.75's

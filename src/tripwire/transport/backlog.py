@@ -21,12 +21,12 @@ from tripwire.transport.outbound import (
     Retry,
     Sent,
     count_lost,
-    scan_items,
     without_categories,
 )
 from tripwire.transport.ratelimits import RateLimits
+from tripwire.transport.replay import Replay
 from tripwire.transport.reports import ReportSchedule
-from tripwire.transport.spool import Claim, Spool
+from tripwire.transport.spool import Spool
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "MAX_SERVER_ATTEMPTS", "Backlog"]
 
@@ -63,8 +63,7 @@ class Backlog:
         self._queue: deque[Outbound] = deque()
         self._queue_bytes = 0
         self.in_flight: list[Outbound] = []  # sent, answer awaited; in the order sent
-        self._claim: Claim | None = None
-        self._replay: deque[Outbound | None] = deque()
+        self._replay: Replay | None = None if spool is None else Replay(spool)
         self.offline = False  # the server is unreachable: new envelopes go to disk
         self._is_spilled = True  # offline, everything in memory has been offered to the spool
         self._retry_at = 0.0
@@ -75,7 +74,7 @@ class Backlog:
         self.rate_limited_events = 0
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._replay)
+        return len(self._queue) + (len(self._replay) if self._replay is not None else 0)
 
     @property
     def has_spooled(self) -> bool:
@@ -87,7 +86,11 @@ class Backlog:
             return False
         if self.offline:
             return self._is_spilled
-        return not (self._queue or self._replay or self.has_spooled)
+        return not (self._queue or self._is_replaying or self.has_spooled)
+
+    @property
+    def _is_replaying(self) -> bool:
+        return self._replay is not None and len(self._replay) > 0
 
     @property
     def queue_bytes(self) -> int:
@@ -132,7 +135,7 @@ class Backlog:
 
     def sleep_for(self, now: float) -> float:
         wait = self._reports.seconds_until_due(now) + 0.01
-        if self._retry_at > now and (self._queue or self._replay or self.has_spooled):
+        if self._retry_at > now and (self._queue or self._is_replaying or self.has_spooled):
             wait = min(wait, self._retry_at - now)
         return wait
 
@@ -147,10 +150,8 @@ class Backlog:
         leftovers.extend(self._queue)
         self._queue.clear()
         self._queue_bytes = 0
-        claim, self._claim = self._claim, None
-        self._replay.clear()
-        if claim is not None and self.spool is not None:
-            self.spool.release(claim)
+        if self._replay is not None:
+            self._replay.release()
         return leftovers
 
     def spill(self, outbounds: list[Outbound]) -> list[Outbound]:
@@ -196,8 +197,6 @@ class Backlog:
         if self._retry_at > now:
             return None
         while True:
-            if self.in_flight and (not self._queue or self._is_replaying):
-                return None  # the spool is replayed one envelope at a time (claim progress)
             outbound = self._take()
             if outbound is None:
                 return None
@@ -212,63 +211,42 @@ class Backlog:
             self.in_flight.append(outbound)
             return outbound
 
-    @property
-    def _is_replaying(self) -> bool:
-        return any(outbound.spooled_at is not None for outbound in self.in_flight)
-
     def peek(self) -> Outbound | None:
         """The envelope ``next()`` would most likely return, left where it is."""
         if self._queue:
             return self._queue[0]
-        return self._replay[0] if self._replay else None
+        return self._replay.peek() if self._replay is not None else None
 
     def _take(self) -> Outbound | None:
         if self._queue:
             outbound = self._queue.popleft()
             self._queue_bytes -= len(outbound.body)
             return outbound
-        while True:
-            if not self._replay and not self._load_claim():
-                return None
-            record = self._replay.popleft()
-            if record is not None:
-                return record
-            assert self._claim is not None
-            self._advance(self._claim)  # an unreadable record: skipped, already logged
+        while self._replay is not None:
+            replayed = self._replay.take()
+            if replayed is not None:
+                return replayed
+            if self._replay.is_active or not self._load_claim():
+                return None  # the rest of the claimed file is in flight, or nothing waits
+        return None
 
     def _load_claim(self) -> bool:
-        if self.spool is None or not self._spool_pending:
+        if self._replay is None or not self._spool_pending:
             return False
-        claim = self.spool.claim()
-        if claim is None:
+        if not self._replay.load():
             self._spool_pending = False
             return False
-        self._claim = claim
-        for record in claim.records[claim.done :]:
-            try:
-                self._replay.append(Outbound(record, scan_items(record), spooled_at=claim))
-            except (ValueError, UnicodeDecodeError) as exc:
-                logger.debug("spooled envelope in %s skipped: %s", claim.path, exc)
-                self._replay.append(None)
         return True
 
     def _finish(self, outbound: Outbound) -> None:
-        claim = outbound.spooled_at
-        if isinstance(claim, Claim) and claim is self._claim:
-            self._advance(claim)
-
-    def _advance(self, claim: Claim) -> None:
-        assert self.spool is not None
-        self.spool.advance(claim)
-        if claim.done >= len(claim.records):
-            self._claim = None
-            self._replay.clear()
+        if outbound.spooled_at is not None and self._replay is not None:
+            self._replay.settle(outbound)
 
     def _put_back(self, outbound: Outbound) -> None:
         if outbound.spooled_at is not None:
-            if outbound.spooled_at is self._claim:
-                self._replay.appendleft(outbound)
-            return  # its claim was released (offline): the record waits on disk
+            if self._replay is not None:
+                self._replay.put_back(outbound)  # or left in the file, if it was given back
+            return
         self._queue.appendleft(outbound)
         self._queue_bytes += len(outbound.body)
         if self.offline:
@@ -321,10 +299,8 @@ class Backlog:
     def _go_offline(self, now: float) -> None:
         self.offline = True
         self._back_off(now)
-        claim, self._claim = self._claim, None
-        if claim is not None and self.spool is not None:
-            self._replay.clear()
-            self.spool.release(claim)
+        if self._replay is not None and self._replay.is_active:
+            self._replay.release_when_idle()
             self._spool_pending = True
         if self.spool is not None:
             self._is_spilled = False
