@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, OrderedDict, defaultdict, deque, namedtuple
+from types import FrameType
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tripwire import repr_size
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, MAX_DEPTH, safe_repr, safe_str
 
 
@@ -358,3 +361,36 @@ def test_keys_with_a_hostile_eq_do_not_stop_the_filter() -> None:
     text = safe_repr({Key(): 1, "password": "hunter2"})
     assert "hunter2" not in text
     assert text.endswith("'password': [Filtered]}")
+
+
+def _estimate_calls(value: object) -> tuple[str, int]:
+    """safe_repr(value) and how many times it sized a nested container."""
+    calls = 0
+
+    def count(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code is repr_size.estimate.__code__:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        text = safe_repr(value)
+    finally:
+        sys.setprofile(None)
+    return text, calls
+
+
+def test_a_huge_nested_list_is_sized_only_until_it_is_known_to_be_too_long() -> None:
+    row = [0] * 200
+    cube = [[list(row) for _ in range(200)] for _ in range(200)]  # 8 million items
+    text, calls = _estimate_calls(cube)
+    assert text.startswith("[[[0, 0, 0")
+    assert len(text) == DEFAULT_MAX_LENGTH
+    assert calls < 50
+
+
+def test_a_nested_list_shared_many_times_is_sized_only_until_it_is_known_to_be_too_long() -> None:
+    plane = [[0] * 256] * 256  # one row, 256 times: 256 ** 3 items shown, few objects
+    text, calls = _estimate_calls([plane] * 256)
+    assert text.endswith("...")
+    assert calls < 50

@@ -145,6 +145,9 @@ def convert_stacktrace(value: object, converter: Converter) -> object:
                     continue
                 frames.append(_frame(frame, converter))
                 converter.take(frames_meta, str(index))
+            omitted = _omitted_count(value.get("frames_omitted"))
+            if omitted:  # Relay drops frames_omitted; a length note on the list survives
+                frames_meta[""] = {"len": len(frames) + omitted}
             if frames_meta:
                 meta[name] = frames_meta
             if not frames:  # Relay rejects an empty list of frames
@@ -156,6 +159,15 @@ def convert_stacktrace(value: object, converter: Converter) -> object:
         converter.take(meta, name)
     converter.done(meta)
     return out
+
+
+def _omitted_count(omitted: object) -> int:
+    """How many frames ``frames_omitted: [start, end]`` says were left out, else 0."""
+    if type(omitted) is list and len(omitted) == 2:
+        start, end = omitted
+        if type(start) is int and type(end) is int and 0 <= start < end:
+            return end - start
+    return 0
 
 
 def _is_plain_frame(frame: dict[Any, Any], short: int) -> bool:

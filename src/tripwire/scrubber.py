@@ -1,7 +1,8 @@
 """The event scrubber: secrets replaced by ``[Filtered]`` before the event leaves the process.
 
-Runs on the caller's thread, after ``serializer.serialize_event`` (so it sees JSON data only,
-custom objects included) and before ``before_send``. Fixes the Notes of scrubbing.md §4:
+Runs after ``serializer.serialize_event`` (so it sees JSON data only, custom objects included)
+and before ``before_send``: on the transport's worker, or on the caller's thread when a
+``before_send`` must see the scrubbed event. Fixes the Notes of scrubbing.md §4:
 
 - a key is secret by ``secret_names``' rule, the one ``safe_repr`` applies inside reprs: it
   equals an entry of the deny lists, or its words contain one of the key terms (sentry 2.75's
@@ -56,8 +57,7 @@ __all__ = [
 Path = tuple[str, ...]
 
 _SUBSTITUTED: dict[str, Any] = {"rem": [["!config", "s"]]}
-_MAX_REMEMBERED = 4096  # key verdicts and clean strings kept between events
-_MAX_REMEMBERED_CHARS = 1 << 19
+_MAX_REMEMBERED = 4096  # key verdicts kept between events
 _ONLY_STR = frozenset({str})
 _LINE_FIELDS = ("pre_context", "context_line", "post_context")
 _URL_KEYS = frozenset({"url", "http.url", "to", "from"})
@@ -124,9 +124,6 @@ class EventScrubber:
         )
         self._verdicts: dict[str, bool] = {}
         self._safe_keys: set[str] = set()  # keys seen not to be secret: a subset test is cheap
-        # Strings seen without a secret shape: source lines and most reprs repeat across events.
-        self._clean_texts: set[str] = set()
-        self._clean_chars = 0
 
     def is_secret_key(self, key: str) -> bool:
         """True when values under ``key`` are replaced."""
@@ -157,7 +154,7 @@ class EventScrubber:
         walk.hits = self._shapes.found(texts)
         if walk.hits:
             self._scrub(data, walk)
-        self._remember_clean(texts, walk.hits)
+        self._shapes.remember_clean(texts, walk.hits)
         if walk.notes and "_meta" not in data:
             data["_meta"] = walk.notes
 
@@ -243,7 +240,7 @@ class EventScrubber:
 
     def _gather_frames(self, frames: list[Any], path: Path, walk: _Walk) -> None:
         """The first walk of frames, the bulk of most events: gathers what is not known clean."""
-        clean = self._clean_texts
+        clean = self._shapes.clean
         texts: list[str] = walk.texts  # type: ignore[assignment]
         for index, frame in enumerate(frames):
             if type(frame) is not dict:
@@ -267,27 +264,12 @@ class EventScrubber:
         if type(value) is not dict or not self._safe_keys.issuperset(value):
             return False
         values = value.values()
-        if _all_in(self._clean_texts, values):
+        if _all_in(self._shapes.clean, values):
             return True
         if not _ONLY_STR.issuperset(map(type, values)):
             return False
         texts.extend(values)
         return True
-
-    def _remember_clean(self, texts: list[str], hit_texts: set[str]) -> None:
-        if not texts:
-            return
-        clean = set(texts)
-        clean -= hit_texts
-        chars = sum(map(len, clean))
-        if (
-            len(self._clean_texts) + len(clean) > _MAX_REMEMBERED
-            or self._clean_chars + chars > _MAX_REMEMBERED_CHARS
-        ):
-            self._clean_texts.clear()
-            self._clean_chars = 0
-        self._clean_texts.update(clean)
-        self._clean_chars += chars
 
     def _request(self, request: dict[str, Any], walk: _Walk) -> None:
         for key, value in request.items():
@@ -349,7 +331,7 @@ class EventScrubber:
         if type(text) is not str:
             return text
         if walk.texts is not None:
-            if text not in self._clean_texts:
+            if text not in self._shapes.clean:
                 walk.texts.append(text)
             return text
         if text not in walk.hits:

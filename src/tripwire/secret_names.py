@@ -10,8 +10,9 @@ A name is secret when, lower-cased with ``-`` read as ``_``, it is one of the wh
 (sentry's deny lists and the secret headers), or its words (snake_case, kebab-case, dotted and
 camelCase split apart) contain a term (scrubbing.md §4). A term of one word also matches a word
 that starts or ends with it, unless it is short enough to hide in ordinary words: ``key``
-(monkey), ``sid`` (inside) and ``sso`` (lesson) must be whole words. Names found safe are
-remembered, so the usual check is one set operation per dict.
+(monkey), ``sid`` (inside) and ``sso`` (lesson) must be whole words, as must any term under
+four letters but ``pwd`` and ``jwt``. Names found safe are remembered, so the usual check is
+one set operation per dict.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ DEFAULT_PII_KEY_TERMS = ["ip_address", "remote_addr", "real_ip", "forwarded"]
 SECRET_HEADERS = frozenset({"authorization", "proxy_authorization", "cookie", "set_cookie"})
 
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_WHOLE_WORD_TERMS = frozenset({"key", "sid", "sso"})
-_SHORT_TERM = 4  # other terms shorter than this must be whole words too, unless listed below
+_SHORT_TERM = 4  # shorter terms must be whole words (key: monkey, sid: inside, sso: lesson)
 _SHORT_PART_TERMS = frozenset({"pwd", "jwt"})  # no ordinary word starts or ends with them
 # Words that start with a term but name no secret ("author" is not "auth").
 _INNOCENT_WORDS = frozenset({"author", "authors", "authored", "authority", "keyboard"})
@@ -119,8 +119,6 @@ class SecretNames:
 
 
 def _is_part_term(word: str) -> bool:
-    if word in _WHOLE_WORD_TERMS:
-        return False
     return len(word) >= _SHORT_TERM or word in _SHORT_PART_TERMS
 
 

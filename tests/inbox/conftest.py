@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import urllib.error
@@ -95,6 +96,18 @@ def make_event(
     event.update(fields)
     assert_valid_event(event)
     return event
+
+
+def distinct_errors(count: int) -> list[dict[str, Any]]:
+    """``count`` events of as many issues (one checked event, copied with new types)."""
+    template = make_event()
+    events = []
+    for number in range(count):
+        event = copy.deepcopy(template)
+        event["event_id"] = uuid.uuid4().hex
+        event["exception"]["values"][0]["type"] = f"Error{number}"
+        events.append(event)
+    return events
 
 
 def envelope(*events: dict[str, Any], headers: dict[str, Any] | None = None) -> bytes:

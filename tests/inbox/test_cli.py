@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.inbox.conftest import envelope, envelope_url, make_event, post
+from tests.inbox.conftest import distinct_errors, envelope, envelope_url, make_event, post
 from tripwire.dsn import Dsn
 from tripwire.inbox import queries
 from tripwire.inbox.cli import main
@@ -177,3 +178,22 @@ def test_an_unusable_database_path_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["issues", "--db", str(tmp_path / "file" / "db")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot open ")
+
+
+def test_issues_past_the_limit_name_the_cursor_of_the_next_page(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        storage.store_events(1, distinct_errors(3))
+    first = _run(db, "issues", "--limit", "2")
+    assert "2 of 3 issues; next page: --after " in first
+    cursor = first.rsplit("--after ", 1)[1].strip()
+    rest = _run(db, "issues", "--limit", "2", "--after", cursor)
+    titles = re.findall(r"Error\d", first + rest)
+    assert sorted(titles) == ["Error0", "Error1", "Error2"]
+    assert "next page" not in rest
+
+
+def test_issues_with_a_made_up_cursor_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["issues", "--db", str(tmp_path / "db"), "--after", "x"])
+    assert result.exit_code == 2
+    assert "not a page cursor" in result.output

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.inbox.conftest import make_event
+from tests.inbox.conftest import distinct_errors, make_event
 from tripwire.inbox import queries
+from tripwire.inbox.search import SORTS, BadCursor
 from tripwire.inbox.storage import SCHEMA_VERSION, Storage, StorageError, default_db_path
 
 
@@ -150,3 +151,34 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> 
     check = sqlite3.connect(tmp_path / "old.db")
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.close()
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_issue_pages_cover_every_issue_once_in_order(storage: Storage, sort: str) -> None:
+    storage.store_events(1, distinct_errors(25))
+    for event in distinct_errors(5):  # some issues seen twice, so times_seen differs
+        event["exception"]["values"][0]["type"] = "Error3"
+        storage.store_event(1, event)
+    whole = queries.issues(storage, "", sort=sort, limit=1000)
+    pages: list[queries.IssuePage] = [queries.issue_page(storage, "", sort=sort, size=10)]
+    while pages[-1].next_cursor:
+        pages.append(
+            queries.issue_page(storage, "", sort=sort, size=10, after=pages[-1].next_cursor)
+        )
+    assert [len(p.issues) for p in pages] == [10, 10, 5]
+    assert {p.total for p in pages} == {25}
+    assert [i.id for p in pages for i in p.issues] == [i.id for i in whole]
+
+
+def test_an_issue_that_moves_up_while_paging_is_not_shown_again(storage: Storage) -> None:
+    storage.store_events(1, distinct_errors(4))
+    first = queries.issue_page(storage, "", size=2)
+    storage.store_event(1, distinct_errors(2)[1])  # Error1, listed on page 1, seen again
+    second = queries.issue_page(storage, "", size=2, after=first.next_cursor)
+    shown = [i.id for i in first.issues + second.issues]
+    assert len(shown) == len(set(shown))
+
+
+def test_a_cursor_this_sort_did_not_make_is_refused(storage: Storage) -> None:
+    with pytest.raises(BadCursor, match="not a page cursor"):
+        queries.issue_page(storage, "", after="yesterday")

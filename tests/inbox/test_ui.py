@@ -13,9 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.inbox.conftest import envelope, envelope_url, event_shapes, make_event, post
+from tests.inbox.conftest import (
+    distinct_errors,
+    envelope,
+    envelope_url,
+    event_shapes,
+    make_event,
+    post,
+)
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
+from tripwire.inbox.ui.views import PAGE_SIZE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -271,3 +279,54 @@ def test_issue_pages_render_events_of_any_shape(ui: BackgroundInbox, body: dict[
     stored = ui.storage.store_event(1, {**body, "event_id": uuid.uuid4().hex})
     with urllib.request.urlopen(f"{ui.url}/issues/{stored.issue_id}", timeout=10) as response:
         assert response.status == 200
+
+
+def test_a_long_issue_list_pages_forward_and_back_to_the_first_page(
+    page: Page, tmp_path: Path
+) -> None:
+    with Storage(tmp_path / "inbox.sqlite3") as storage:
+        storage.store_events(1, distinct_errors(PAGE_SIZE * 2 + 5))
+        with BackgroundInbox(storage) as inbox:
+            page.goto(inbox.url)
+            expect(page.locator(".pages .total")).to_have_text(f"{PAGE_SIZE * 2 + 5} issues")
+            expect(page.locator(".pages .first")).to_have_count(0)
+            seen = page.locator("tr.issue .title").all_inner_texts()
+            for size in (PAGE_SIZE, 5):
+                page.click(".pages .next")
+                expect(page.locator("tr.issue")).to_have_count(size)
+                seen += page.locator("tr.issue .title").all_inner_texts()
+            expect(page.locator(".pages .next")).to_have_count(0)
+            page.click(".pages .first")
+            expect(page.locator("tr.issue")).to_have_count(PAGE_SIZE)
+    assert len(seen) == len(set(seen)) == PAGE_SIZE * 2 + 5
+
+
+def test_attachments_are_listed_previewed_as_text_and_downloaded_as_sent(
+    page: Page, ui: BackgroundInbox, tmp_path: Path
+) -> None:
+    log = f"started\n{HOSTILE}\nfailed\n".encode()
+    blob = bytes(range(256)) * 4
+    body = (
+        envelope(make_event(exc_type="AttachedError", value="see the log"))
+        + b'{"type":"attachment","filename":"run \xc3\xa9.log","content_type":"text/plain",'
+        + b'"length":%d}\n%s\n' % (len(log), log)
+        + b'{"type":"attachment","filename":"core.bin","length":%d}\n%s\n' % (len(blob), blob)
+    )
+    key = ui.storage.default_project().public_key
+    assert post(envelope_url(ui), body, key=key).status == 200
+
+    page.goto(ui.url)
+    page.click("text=AttachedError: see the log")
+    files = page.locator(".attachments li")
+    expect(files.locator("a.download")).to_have_text(["run é.log", "core.bin"])
+    expect(files.first.locator("small")).to_contain_text(f"text/plain · {len(log)} B")
+    expect(files.last.locator(".preview")).to_have_count(0)
+    files.first.locator("summary").click()
+    expect(files.first.locator(".preview pre")).to_contain_text(HOSTILE)
+    assert page.evaluate("window.__pwned") is None
+    for index, (name, sent) in enumerate((("run é.log", log), ("core.bin", blob))):
+        with page.expect_download() as download:
+            files.nth(index).locator("a.download").click()
+        saved = tmp_path / f"file{index}"
+        download.value.save_as(saved)
+        assert (download.value.suggested_filename, saved.read_bytes()) == (name, sent)

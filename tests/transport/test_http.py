@@ -21,7 +21,7 @@ from tripwire.dsn import Dsn
 from tripwire.envelope import Item
 from tripwire.options import Options
 from tripwire.testing import Collector, Response
-from tripwire.transport.http import choose_proxy, make_pool
+from tripwire.transport.http import PARALLEL_REQUESTS, choose_proxy, make_pool
 
 SENT_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
@@ -289,3 +289,58 @@ def test_an_envelope_that_cannot_be_encoded_is_counted_and_the_worker_goes_on(
     assert transport.flush(5)
     assert [e["message"]["formatted"] for e in collector.events] == ["still delivered"]
     assert transport.drops.totals() == {(drops.INTERNAL_SDK_ERROR, "error"): 1}
+
+
+class _Rendezvous(ThreadingHTTPServer):
+    """Answers a request only once ``PARALLEL_REQUESTS`` are in progress together (503 if
+    they do not meet within a while), and counts the envelopes it took."""
+
+    def __init__(self) -> None:
+        self.met = 0
+        self.taken = 0
+        self.barrier = threading.Barrier(PARALLEL_REQUESTS, timeout=2.0)
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _RendezvousHandler)
+        self.daemon_threads = True
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+
+class _RendezvousHandler(BaseHTTPRequestHandler):
+    server: _Rendezvous
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        try:
+            self.server.barrier.wait()
+        except threading.BrokenBarrierError:
+            with self.server.lock:
+                self.server.barrier.reset()
+            status = 503
+        else:
+            with self.server.lock:
+                self.server.met += 1
+                self.server.taken += 1
+            status = 200
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_queued_envelopes_go_out_on_several_connections_at_once(
+    make_transport: MakeTransport,
+) -> None:
+    server = _Rendezvous()
+    try:
+        transport = make_transport(dsn=f"http://k@127.0.0.1:{server.server_address[1]}/1")
+        for number in range(2 * PARALLEL_REQUESTS):
+            transport.capture_envelope(event_envelope(f"together {number}"))
+        assert transport.flush(60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.taken == 2 * PARALLEL_REQUESTS
+    assert server.met == 2 * PARALLEL_REQUESTS

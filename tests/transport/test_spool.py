@@ -192,7 +192,7 @@ def test_the_default_spool_is_a_per_user_cache_folder_keyed_by_dsn(
     assert without.spool is None
 
 
-def test_the_unencoded_inbox_holds_half_of_max_queue_bytes_and_counts_what_is_refused(
+def test_the_unencoded_inbox_holds_max_queue_bytes_and_counts_what_is_refused(
     collector: Collector, make_transport: MakeTransport
 ) -> None:
     collector.respond(Response(hang=True))
@@ -204,13 +204,14 @@ def test_the_unencoded_inbox_holds_half_of_max_queue_bytes_and_counts_what_is_re
     )
     padding = "x" * 10_000
     transport.capture_envelope(event_envelope("first", extra={"padding": padding}))
-    while transport.worker.backlog.in_flight is None:  # the worker waits on the server now
+    while not transport.worker.backlog.in_flight:  # the worker waits on the server now
         time.sleep(0.01)
     for number in range(200):
         transport.capture_envelope(event_envelope(f"waiting {number}", extra={"padding": padding}))
 
     refused = seen.count(drops.QUEUE_OVERFLOW)
-    assert refused >= 200 - 200_000 // 2 // 10_000  # an inbox of 10 kB events, by bytes
+    accepted = 200 - refused  # about 19 of these 10 kB events, plus the few the worker took
+    assert accepted <= 2 * 200_000 // 10_000
     collector.release()
     collector.respond()
     assert transport.flush(30)

@@ -38,6 +38,7 @@ MAX_FRAMES = 1000  # head + tail kept when max_stack_frames is None (event.md §
 _MAX_CACHED_CODES = 4096
 _MIN_INLINE_REPR = 64  # shorter budgets cut even an int's repr: safe_repr handles them
 _BIG_INT = 1 << 64
+_UNKNOWN = object()
 _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 _VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
@@ -82,7 +83,7 @@ class _Code:
 class _Rules:
     """The in_app rules of one ``Options`` plus the per-code cache built under them."""
 
-    __slots__ = ("codes", "exclude", "include", "options", "root")
+    __slots__ = ("codes", "decisions", "exclude", "include", "options", "root")
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -92,8 +93,19 @@ class _Rules:
         # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
         self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
         self.codes: dict[int, _Code] = {}
+        self.decisions: dict[tuple[str | None, str | None], bool | None] = {}
 
     def decide(self, module: str | None, abs_path: str | None) -> bool | None:
+        key = (module, abs_path)
+        decision = self.decisions.get(key, _UNKNOWN)
+        if decision is _UNKNOWN:
+            decision = self._decide(module, abs_path)
+            if len(self.decisions) >= _MAX_CACHED_CODES:
+                self.decisions.clear()
+            self.decisions[key] = decision
+        return decision  # type: ignore[return-value]
+
+    def _decide(self, module: str | None, abs_path: str | None) -> bool | None:
         if module:
             if _names_module(self.include, module):
                 return True

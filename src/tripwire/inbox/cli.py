@@ -20,6 +20,7 @@ import click
 
 from tripwire.inbox import console, queries
 from tripwire.inbox.records import EventRecord, Issue
+from tripwire.inbox.search import BadCursor
 from tripwire.inbox.storage import Storage, StorageError, default_db_path
 
 __all__ = ["main"]
@@ -169,16 +170,36 @@ def retention(storage: Storage, days: int | None, max_events: int | None) -> Non
     default="last_seen",
     show_default=True,
 )
-@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--after", default=None, metavar="CURSOR", help="Start after this page cursor.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def issues(storage: Storage, query: tuple[str, ...], sort: str, limit: int, as_json: bool) -> None:
-    """List issues matching QUERY (default: is:unresolved), e.g. level:error release:1.2."""
-    found = queries.issues(storage, " ".join(query) or "is:unresolved", sort=sort, limit=limit)
+def issues(
+    storage: Storage,
+    query: tuple[str, ...],
+    sort: str,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """List issues matching QUERY (default: is:unresolved), e.g. level:error release:1.2.
+
+    Past ``--limit`` issues, the last line (on stderr with ``--json``) names the
+    ``--after`` cursor of the next page.
+    """
+    try:
+        page = queries.issue_page(
+            storage, " ".join(query) or "is:unresolved", sort=sort, size=limit, after=after
+        )
+    except BadCursor as exc:
+        raise click.BadParameter(str(exc), param_hint="--after") from None
     if as_json:
-        _echo_json([console.issue_json(issue) for issue in found])
-        return
-    for line in console.issue_table(found):
-        click.echo(line)
+        _echo_json([console.issue_json(issue) for issue in page.issues])
+    else:
+        for line in console.issue_table(page.issues):
+            click.echo(line)
+    if page.next_cursor:
+        shown = f"{len(page.issues)} of {page.total} issues"
+        click.echo(f"{shown}; next page: --after {page.next_cursor}", err=as_json)
 
 
 def _find(storage: Storage, ref: str, event_id: str | None) -> tuple[Issue | None, EventRecord]:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 
-from tripwire.inbox.records import EventRecord, Issue, decompress
+from tripwire.inbox.records import EventRecord, Issue, StoredAttachment, decompress
 from tripwire.inbox.search import SORTS, parse_search
 from tripwire.inbox.storage import Storage
 
 __all__ = [
     "HISTOGRAM_HOURS",
+    "IssuePage",
+    "attachment",
+    "attachments",
     "event",
     "events_after",
     "histograms",
     "issue",
     "issue_events",
+    "issue_page",
     "issue_tags",
     "issues",
     "last_event_row",
@@ -57,6 +62,23 @@ def _event(row: sqlite3.Row) -> EventRecord:
     )
 
 
+@dataclass(frozen=True)
+class IssuePage:
+    """One page of an issue list; ``next_cursor`` is None on the last page."""
+
+    issues: list[Issue]
+    total: int
+    next_cursor: str | None
+
+
+def _where(query: str, project_id: int | None) -> tuple[str, list[object]]:
+    where, params = parse_search(query).sql()
+    if project_id is not None:
+        where += " AND issues.project_id = ?"
+        params.append(project_id)
+    return where, params
+
+
 def issues(
     storage: Storage,
     query: str = "",
@@ -64,17 +86,42 @@ def issues(
     sort: str = "last_seen",
     project_id: int | None = None,
     limit: int = 100,
+    after: str | None = None,
 ) -> list[Issue]:
-    """Issues matching the search ``query`` (see search.py), sorted by ``sort``."""
-    where, params = parse_search(query).sql()
-    if project_id is not None:
-        where += " AND issues.project_id = ?"
-        params.append(project_id)
+    """Issues matching the search ``query`` (see search.py), sorted by ``sort``, the first
+    ``limit`` after the page cursor ``after`` (raises ``BadCursor`` for a bad one)."""
     order = SORTS.get(sort, SORTS["last_seen"])
+    where, params = _where(query, project_id)
+    if after:
+        clause, point = order.after(after)
+        where, params = f"{where} AND {clause}", [*params, *point]
     rows = storage.reader.execute(
-        f"SELECT * FROM issues WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit)
+        f"SELECT * FROM issues WHERE {where} ORDER BY {order.order_by()} LIMIT ?",
+        (*params, limit),
     )
     return [_issue(row) for row in rows]
+
+
+def issue_page(
+    storage: Storage,
+    query: str = "",
+    *,
+    sort: str = "last_seen",
+    project_id: int | None = None,
+    size: int = 100,
+    after: str | None = None,
+) -> IssuePage:
+    """A page of ``issues()``, with how many match in all and the cursor of the next page."""
+    found = issues(storage, query, sort=sort, project_id=project_id, limit=size + 1, after=after)
+    where, params = _where(query, project_id)
+    total = storage.reader.execute(f"SELECT COUNT(*) FROM issues WHERE {where}", params)
+    next_cursor = None
+    if len(found) > size:
+        found = found[:size]
+        order = SORTS.get(sort, SORTS["last_seen"])
+        last = found[-1]
+        next_cursor = order.cursor(getattr(last, order.column), last.id)
+    return IssuePage(found, int(total.fetchone()[0]), next_cursor)
 
 
 def issue(storage: Storage, issue_id: int) -> Issue | None:
@@ -151,3 +198,34 @@ def events_after(storage: Storage, row_id: int, limit: int = 500) -> list[EventR
         "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (row_id, limit)
     )
     return [_event(row) for row in rows]
+
+
+_ATTACHMENT_COLUMNS = "id, event_row, filename, content_type, attachment_type, size"
+
+
+def _attachment(row: sqlite3.Row) -> StoredAttachment:
+    return StoredAttachment(
+        row["id"],
+        row["event_row"],
+        row["filename"],
+        row["content_type"],
+        row["attachment_type"],
+        row["size"],
+    )
+
+
+def attachments(storage: Storage, event_row: int) -> list[StoredAttachment]:
+    """The attachments that came with the event stored in row ``event_row``, in order."""
+    rows = storage.reader.execute(
+        f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE event_row = ? ORDER BY id",
+        (event_row,),
+    )
+    return [_attachment(row) for row in rows]
+
+
+def attachment(storage: Storage, attachment_id: int) -> tuple[StoredAttachment, bytes] | None:
+    """An attachment and its bytes; None if there is none (or retention removed it)."""
+    row = storage.reader.execute(
+        f"SELECT {_ATTACHMENT_COLUMNS}, body FROM attachments WHERE id = ?", (attachment_id,)
+    ).fetchone()
+    return (_attachment(row), bytes(row["body"])) if row else None

@@ -10,14 +10,49 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["SORTS", "Search", "parse_search"]
+__all__ = ["SORTS", "BadCursor", "Search", "Sort", "parse_search"]
 
-# Sort name → ORDER BY clause; the first is the default.
-SORTS: dict[str, str] = {
-    "last_seen": "issues.last_seen DESC, issues.id DESC",
-    "first_seen": "issues.first_seen DESC, issues.id DESC",
-    "times_seen": "issues.times_seen DESC, issues.id DESC",
-    "oldest": "issues.last_seen ASC, issues.id ASC",
+
+class BadCursor(ValueError):
+    """A page cursor that this sort did not make."""
+
+
+@dataclass(frozen=True)
+class Sort:
+    """An issue order, ``column`` then ``id`` (the tie-breaker), both one way.
+
+    Pages are cut by keyset: a cursor names the last issue shown by its sort value and id,
+    and the next page starts strictly after it, so issues that move while someone pages
+    (a new event bumps ``last_seen``) are never shown twice on the way down.
+    """
+
+    column: str
+    descending: bool
+
+    def order_by(self) -> str:
+        way = "DESC" if self.descending else "ASC"
+        return f"issues.{self.column} {way}, issues.id {way}"
+
+    def cursor(self, value: float, issue_id: int) -> str:
+        return f"{value!r}~{issue_id}"
+
+    def after(self, cursor: str) -> tuple[str, list[object]]:
+        """A WHERE clause for the issues after ``cursor``; raises ``BadCursor``."""
+        value, _, issue_id = cursor.rpartition("~")
+        try:
+            point = (float(value), int(issue_id))
+        except ValueError:
+            raise BadCursor(f"not a page cursor: {cursor[:64]!r}") from None
+        way = "<" if self.descending else ">"
+        return f"(issues.{self.column}, issues.id) {way} (?, ?)", list(point)
+
+
+# Sort name → order; the first is the default.
+SORTS: dict[str, Sort] = {
+    "last_seen": Sort("last_seen", descending=True),
+    "first_seen": Sort("first_seen", descending=True),
+    "times_seen": Sort("times_seen", descending=True),
+    "oldest": Sort("last_seen", descending=False),
 }
 _TOKEN = re.compile(r'(\w[\w.\-]*):"([^"]*)"?|(\S+?):(\S+)|"([^"]*)"?|(\S+)')
 

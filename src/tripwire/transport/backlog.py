@@ -21,12 +21,12 @@ from tripwire.transport.outbound import (
     Retry,
     Sent,
     count_lost,
-    scan_items,
     without_categories,
 )
 from tripwire.transport.ratelimits import RateLimits
+from tripwire.transport.replay import Replay
 from tripwire.transport.reports import ReportSchedule
-from tripwire.transport.spool import Claim, Spool
+from tripwire.transport.spool import Spool
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "MAX_SERVER_ATTEMPTS", "Backlog"]
 
@@ -62,9 +62,8 @@ class Backlog:
         self._max_queue_bytes = max_queue_bytes
         self._queue: deque[Outbound] = deque()
         self._queue_bytes = 0
-        self.in_flight: Outbound | None = None
-        self._claim: Claim | None = None
-        self._replay: deque[Outbound | None] = deque()
+        self.in_flight: list[Outbound] = []  # sent, answer awaited; in the order sent
+        self._replay: Replay | None = None if spool is None else Replay(spool)
         self.offline = False  # the server is unreachable: new envelopes go to disk
         self._is_spilled = True  # offline, everything in memory has been offered to the spool
         self._retry_at = 0.0
@@ -75,7 +74,7 @@ class Backlog:
         self.rate_limited_events = 0
 
     def __len__(self) -> int:
-        return len(self._queue) + len(self._replay)
+        return len(self._queue) + (len(self._replay) if self._replay is not None else 0)
 
     @property
     def has_spooled(self) -> bool:
@@ -83,11 +82,15 @@ class Backlog:
 
     def is_idle(self) -> bool:
         """Nothing to do until something new arrives (or, offline, until the next probe)."""
-        if self.in_flight is not None:
+        if self.in_flight:
             return False
         if self.offline:
             return self._is_spilled
-        return not (self._queue or self._replay or self.has_spooled)
+        return not (self._queue or self._is_replaying or self.has_spooled)
+
+    @property
+    def _is_replaying(self) -> bool:
+        return self._replay is not None and len(self._replay) > 0
 
     @property
     def queue_bytes(self) -> int:
@@ -125,14 +128,14 @@ class Backlog:
 
     def is_waiting_past(self, moment: float) -> bool:
         """True when nothing is in flight and the next attempt comes after ``moment``."""
-        return self.in_flight is None and self._retry_at >= moment
+        return not self.in_flight and self._retry_at >= moment
 
     def is_backing_off(self, now: float) -> bool:
         return self._retry_at > now
 
     def sleep_for(self, now: float) -> float:
         wait = self._reports.seconds_until_due(now) + 0.01
-        if self._retry_at > now and (self._queue or self._replay or self.has_spooled):
+        if self._retry_at > now and (self._queue or self._is_replaying or self.has_spooled):
             wait = min(wait, self._retry_at - now)
         return wait
 
@@ -142,15 +145,13 @@ class Backlog:
         A replayed batch goes back to the spool with its unsent rest, the one in flight
         included (so it is sent again later: at least once).
         """
-        in_flight, self.in_flight = self.in_flight, None
-        leftovers = [in_flight] if in_flight and in_flight.spooled_at is None else []
+        in_flight, self.in_flight = self.in_flight, []
+        leftovers = [outbound for outbound in in_flight if outbound.spooled_at is None]
         leftovers.extend(self._queue)
         self._queue.clear()
         self._queue_bytes = 0
-        claim, self._claim = self._claim, None
-        self._replay.clear()
-        if claim is not None and self.spool is not None:
-            self.spool.release(claim)
+        if self._replay is not None:
+            self._replay.release()
         return leftovers
 
     def spill(self, outbounds: list[Outbound]) -> list[Outbound]:
@@ -163,18 +164,25 @@ class Backlog:
             self._spool_pending = True
         return outbounds[written:]
 
+    @property
+    def _memory_bound(self) -> int:
+        # Offline, memory keeps only what the spool has no room for, in half the budget:
+        # the other half stays for the worker's inbox, which fills while nothing is sent.
+        return self._max_queue_bytes // 2 if self.offline else self._max_queue_bytes
+
     def _spill_queue(self, everything: bool) -> None:
         """Move the newest envelopes (all of them when offline) to disk, within the bounds."""
         if everything and self.spool is not None and not self.spool.has_room:
             everything = False  # a full spool: only what is over the memory bound moves (out)
+        bound = self._memory_bound
         moving: list[Outbound] = []
-        while self._queue and (everything or self._queue_bytes > self._max_queue_bytes):
+        while self._queue and (everything or self._queue_bytes > bound):
             outbound = self._queue.pop()
             self._queue_bytes -= len(outbound.body)
             moving.append(outbound)
         moving.reverse()
         for outbound in self.spill(moving):
-            if self._queue_bytes + len(outbound.body) <= self._max_queue_bytes:
+            if self._queue_bytes + len(outbound.body) <= bound:
                 self._queue.append(outbound)
                 self._queue_bytes += len(outbound.body)
             else:
@@ -200,63 +208,49 @@ class Backlog:
                     self._finish(outbound)
                     continue
                 outbound = without_categories(outbound, limited)
-            self.in_flight = outbound
+            self.in_flight.append(outbound)
             return outbound
 
     def peek(self) -> Outbound | None:
         """The envelope ``next()`` would most likely return, left where it is."""
         if self._queue:
             return self._queue[0]
-        return self._replay[0] if self._replay else None
+        return self._replay.peek() if self._replay is not None else None
 
     def _take(self) -> Outbound | None:
         if self._queue:
             outbound = self._queue.popleft()
             self._queue_bytes -= len(outbound.body)
             return outbound
-        while True:
-            if not self._replay and not self._load_claim():
-                return None
-            record = self._replay.popleft()
-            if record is not None:
-                return record
-            assert self._claim is not None
-            self._advance(self._claim)  # an unreadable record: skipped, already logged
+        while self._replay is not None:
+            replayed = self._replay.take()
+            if replayed is not None:
+                return replayed
+            if self._replay.is_active or not self._load_claim():
+                return None  # the rest of the claimed file is in flight, or nothing waits
+        return None
 
     def _load_claim(self) -> bool:
-        if self.spool is None or not self._spool_pending:
+        if self._replay is None or not self._spool_pending:
             return False
-        claim = self.spool.claim()
-        if claim is None:
+        if not self._replay.load():
             self._spool_pending = False
             return False
-        self._claim = claim
-        for record in claim.records[claim.done :]:
-            try:
-                self._replay.append(Outbound(record, scan_items(record), spooled_at=claim))
-            except (ValueError, UnicodeDecodeError) as exc:
-                logger.debug("spooled envelope in %s skipped: %s", claim.path, exc)
-                self._replay.append(None)
         return True
 
     def _finish(self, outbound: Outbound) -> None:
-        claim = outbound.spooled_at
-        if isinstance(claim, Claim) and claim is self._claim:
-            self._advance(claim)
-
-    def _advance(self, claim: Claim) -> None:
-        assert self.spool is not None
-        self.spool.advance(claim)
-        if claim.done >= len(claim.records):
-            self._claim = None
-            self._replay.clear()
+        if outbound.spooled_at is not None and self._replay is not None:
+            self._replay.settle(outbound)
 
     def _put_back(self, outbound: Outbound) -> None:
         if outbound.spooled_at is not None:
-            self._replay.appendleft(outbound)
-        else:
-            self._queue.appendleft(outbound)
-            self._queue_bytes += len(outbound.body)
+            if self._replay is not None:
+                self._replay.put_back(outbound)  # or left in the file, if it was given back
+            return
+        self._queue.appendleft(outbound)
+        self._queue_bytes += len(outbound.body)
+        if self.offline:
+            self._is_spilled = False  # came back from a request sent before going offline
 
     def _back_off(self, now: float) -> None:
         self._delay = min(BACKOFF_MAX_S, max(BACKOFF_INITIAL_S, self._delay * 2))
@@ -264,7 +258,7 @@ class Backlog:
 
     def settle(self, outbound: Outbound, outcome: Outcome, now: float) -> None:
         """Act on the outcome of sending ``outbound`` (the one in flight)."""
-        self.in_flight = None
+        self.in_flight = [sent for sent in self.in_flight if sent is not outbound]
         if isinstance(outcome, Sent):
             self.sent_events += _events_in(outbound)
             if self.offline or self._delay:
@@ -305,10 +299,8 @@ class Backlog:
     def _go_offline(self, now: float) -> None:
         self.offline = True
         self._back_off(now)
-        claim, self._claim = self._claim, None
-        if claim is not None and self.spool is not None:
-            self._replay.clear()
-            self.spool.release(claim)
+        if self._replay is not None and self._replay.is_active:
+            self._replay.release_when_idle()
             self._spool_pending = True
         if self.spool is not None:
             self._is_spilled = False

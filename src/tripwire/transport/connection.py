@@ -111,6 +111,13 @@ class Connection:
 
         ``meanwhile`` runs once the request is written, while the server works on it.
         """
+        self.send(target, body, headers)
+        if meanwhile is not None:
+            meanwhile()
+        return self.receive()
+
+    def send(self, target: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """Write a POST request; ``receive()`` reads its answer. Raises OSError."""
         lines = [f"POST {target} HTTP/1.1", f"Host: {self._host_header}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append(f"Content-Length: {len(body)}")
@@ -119,8 +126,15 @@ class Connection:
             self._sock = self._connect()
         try:
             self._sock.sendall(request)
-            if meanwhile is not None:
-                meanwhile()
+        except BaseException:
+            self.close()
+            raise
+
+    def receive(self) -> Reply:
+        """The whole answer to the request written last. Raises OSError."""
+        if self._sock is None:
+            raise ProtocolError("no request was written on this connection")
+        try:
             reply, keep = self._read_reply()
         except BaseException:
             self.close()

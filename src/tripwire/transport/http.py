@@ -12,7 +12,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from tripwire.envelope import Envelope
 from tripwire.options import Options, parse_bool
 from tripwire.transport.base import Transport
 from tripwire.transport.connection import Connection, tls_context
+from tripwire.transport.inflight import Connections, InFlight
 from tripwire.transport.outbound import (
     Outbound,
     Outcome,
@@ -49,7 +49,6 @@ __all__ = [
     "make_transport",
     "outcome_of",
     "post",
-    "post_direct",
     "spotlight_url",
 ]
 
@@ -61,7 +60,8 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
 SPOTLIGHT_TIMEOUT_S = 2.0
 PREPARED_FOR_S = 1.0  # a body prepared ahead longer ago is stamped again (sent_at)
-GZIP_LEVEL = 6  # level 9 costs twice the CPU for a few percent on event JSON
+GZIP_LEVEL = 6
+PARALLEL_REQUESTS = 3  # requests in flight at once when envelopes queue up (no proxy)  # level 9 costs twice the CPU for a few percent on event JSON
 DEFAULT_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)  # as urllib3's
 KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
 
@@ -195,22 +195,6 @@ def post(
     return outcome_of(response.status, response.headers, response.data, limits)
 
 
-def post_direct(
-    connection: Connection,
-    target: str,
-    body: bytes,
-    headers: dict[str, str],
-    limits: RateLimits,
-    meanwhile: Callable[[], object] | None = None,
-) -> Outcome:
-    """POST ``body`` on the kept-alive ``connection``; its errors become an ``Outcome``."""
-    try:
-        reply = connection.post(target, body, headers, meanwhile)
-    except (OSError, ValueError) as exc:  # ValueError: e.g. a bad certificate file
-        return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
-    return outcome_of(reply.status, reply.headers, reply.body, limits)
-
-
 def outcome_of(status: int, headers: Mapping[str, str], body: bytes, limits: RateLimits) -> Outcome:
     """What an answer means (protocol.md §7): limits recorded first, for any status."""
     limits.update(status, headers)
@@ -266,7 +250,7 @@ class HttpSender:
         if self._dsn is not None:
             self._target = self._dsn.envelope_url[len(f"{self._dsn.scheme}://{self._dsn.netloc}") :]
         self._pool: urllib3.PoolManager | None = None
-        self._connection: Connection | None = None
+        self._connections: Connections | None = None
         self._use_pool: bool | None = None
         self._spotlight_pool: urllib3.PoolManager | None = None
 
@@ -280,6 +264,11 @@ class HttpSender:
         if self._is_proxied():
             import urllib3  # noqa: F401
 
+    @property
+    def parallel(self) -> int:
+        """How many requests may be in flight at once (one through a proxy)."""
+        return 1 if self._is_proxied() else PARALLEL_REQUESTS
+
     def _is_proxied(self) -> bool:
         if self._use_pool is None:  # decided on the worker: choose_proxy imports urllib
             self._use_pool = self._dsn is not None and bool(choose_proxy(self._options, self._dsn))
@@ -288,33 +277,42 @@ class HttpSender:
     def reset(self) -> None:
         """Forget the connections (after a fork, the sockets belong to the parent)."""
         self._pool = None
-        self._connection = None
+        self._connections = None
         self._spotlight_pool = None
 
     def close(self) -> None:
-        """Close the kept-alive connection (the worker's last act)."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        """Close the kept-alive connections (the worker's last act)."""
+        connections, self._connections = self._connections, None
+        if connections is not None:
+            connections.close()
 
-    def send(self, outbound: Outbound, upcoming: Outbound | None = None) -> Outcome:
-        """Send ``outbound``; while the server answers, prepare the body of ``upcoming``."""
+    def prepare_body(self, outbound: Outbound) -> None:
+        """Stamp and gzip ``outbound`` ahead of its turn (used within ``PREPARED_FOR_S``)."""
+        _prepare(outbound)
+
+    def send(self, outbound: Outbound, meanwhile: Callable[[], None] | None = None) -> Outcome:
+        """Send ``outbound``; ``meanwhile`` runs while the server works on it."""
+        return self.start(outbound).finish(meanwhile)
+
+    def start(self, outbound: Outbound) -> InFlight:
+        """Write the request for ``outbound``; the answer is read by ``finish()``."""
         if self._dsn is None:
-            return Sent()
+            return InFlight(Sent())
         body = _request_body(outbound)
         if self._is_proxied():  # a proxy: urllib3 knows CONNECT, SOCKS and TLS to the proxy
             if self._pool is None:
                 self._pool = make_pool(self._options, self._dsn, self._timeout_s)
-            return post(self._pool, self._dsn.envelope_url, body, self._headers, self._limits)
-        if self._connection is None:
-            try:
-                self._connection = make_connection(self._options, self._dsn, self._timeout_s)
-            except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
-                return Retry(f"{type(exc).__name__}: {exc}", is_network=True)
-        meanwhile = None if upcoming is None else partial(_prepare, upcoming)
-        return post_direct(
-            self._connection, self._target, body, self._headers, self._limits, meanwhile
-        )
+            url = self._dsn.envelope_url
+            return InFlight(post(self._pool, url, body, self._headers, self._limits))
+        if self._connections is None:
+            dsn, options, timeout_s = self._dsn, self._options, self._timeout_s
+            self._connections = Connections(
+                lambda: make_connection(options, dsn, timeout_s), PARALLEL_REQUESTS
+            )
+        return self._connections.start(self._target, body, self._headers, self._read_answer)
+
+    def _read_answer(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+        return outcome_of(status, headers, body, self._limits)
 
     def mirror(self, outbound: Outbound) -> None:
         """Best effort copy to Spotlight; on failure it is skipped for a while (1 s to 60 s)."""

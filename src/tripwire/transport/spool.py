@@ -258,9 +258,11 @@ class Spool:
             return Claim(claimed, base, records, done)
         return None
 
-    def advance(self, claim: Claim) -> None:
-        """Record that one more envelope of ``claim`` was handled; removes the file at the end."""
-        claim.done += 1
+    def advance(self, claim: Claim, done: int | None = None) -> None:
+        """Record that the first ``done`` envelopes of ``claim`` (default: one more) were
+        handled, in one rename; removes the file at the end.
+        """
+        claim.done = claim.done + 1 if done is None else done
         if claim.done >= len(claim.records):
             self._remove(claim.path)
             return
@@ -277,6 +279,18 @@ class Spool:
             os.rename(claim.path, self.directory / f"{claim.base}.{claim.done}{_AVAILABLE}")
         except OSError as exc:
             logger.debug("spool file %s not released: %s", claim.path, exc)
+
+    def replace(self, claim: Claim, rest: list[bytes]) -> None:
+        """Give ``claim`` back as a new file of ``rest`` (the records still to send).
+
+        For records handled out of order: the count in a file name cannot skip them. The new
+        file is written before the claim goes, so a crash in between sends some twice rather
+        than losing any.
+        """
+        if rest and not self._write_file(encode_records(rest)):
+            self.release(claim)
+            return
+        self._remove(claim.path)
 
     def _remove(self, path: Path) -> None:
         self.is_full = False

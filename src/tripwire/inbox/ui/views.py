@@ -13,7 +13,7 @@ import socket
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -25,13 +25,15 @@ from tripwire.inbox import queries
 from tripwire.inbox.console import ago
 from tripwire.inbox.grouping import message_of
 from tripwire.inbox.records import STATUSES
-from tripwire.inbox.search import SORTS
+from tripwire.inbox.search import SORTS, BadCursor
 from tripwire.inbox.storage import Storage
 from tripwire.inbox.ui import present
 
-__all__ = ["SECURITY_HEADERS", "templates", "ui_routes"]
+__all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "templates", "ui_routes"]
 
 DEFAULT_QUERY = "is:unresolved"
+PAGE_SIZE = 100
+MAX_PREVIEW_BYTES = 64 * 1024
 MAX_STATUS_BODY_BYTES = 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -51,6 +53,7 @@ templates = jinja2.Environment(
 )
 templates.filters["ago"] = ago
 templates.filters["pretty"] = present.pretty
+templates.filters["filesize"] = present.filesize
 templates.filters["when"] = lambda moment: datetime.fromtimestamp(moment).isoformat(
     sep=" ", timespec="seconds"
 )
@@ -100,7 +103,12 @@ def issue_list(request: Request) -> Response:
     query = request.query_params.get("q", DEFAULT_QUERY)
     sort = request.query_params.get("sort", "last_seen")
     sort = sort if sort in SORTS else "last_seen"
-    found = queries.issues(storage, query, sort=sort, limit=200)
+    after = request.query_params.get("after") or None
+    try:
+        listed = queries.issue_page(storage, query, sort=sort, size=PAGE_SIZE, after=after)
+    except BadCursor as exc:
+        return _page("error.html", 400, title="Bad request", message=str(exc))
+    found = listed.issues
     tabs = [
         (label, f"/?{urlencode({'q': tab_query, 'sort': sort})}", query == tab_query)
         for label, tab_query in (
@@ -111,9 +119,15 @@ def issue_list(request: Request) -> Response:
             ("All", ""),
         )
     ]
+    here = {"q": query, "sort": sort}
     return _page(
         "issues.html",
         issues=found,
+        total=listed.total,
+        first_href=f"/?{urlencode(here)}" if after else None,
+        next_href=f"/?{urlencode({**here, 'after': listed.next_cursor})}"
+        if listed.next_cursor
+        else None,
         histograms=queries.histograms(storage, [i.id for i in found]),
         query=query,
         sort=sort,
@@ -162,9 +176,47 @@ def issue_page(request: Request) -> Response:
         extra=present.pairs(body.get("extra")),
         modules=present.pairs(body.get("modules")),
         sdk=body.get("sdk") if isinstance(body.get("sdk"), dict) else {},
+        attachments=_attachment_views(storage, event.id) if event else [],
         other_events=queries.issue_events(storage, issue.id, limit=50),
         hours=queries.histograms(storage, [issue.id])[issue.id],
         statuses=STATUSES,
+    )
+
+
+def _is_text(content_type: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind.startswith("text/") or kind in ("application/json", "application/xml")
+
+
+def _attachment_views(storage: Storage, event_row: int) -> list[dict[str, Any]]:
+    """The event's attachments; small text ones with their text, shown on the page."""
+    views = []
+    for found in queries.attachments(storage, event_row):
+        preview = None
+        if _is_text(found.content_type) and found.size <= MAX_PREVIEW_BYTES:
+            read = queries.attachment(storage, found.id)
+            preview = read[1].decode("utf-8", "replace") if read else None
+        views.append({"attachment": found, "preview": preview})
+    return views
+
+
+def attachment_file(request: Request) -> Response:
+    """An attachment's bytes, always as a download: a page sent as an attachment must never
+    render under the inbox's origin."""
+    if refused := _foreign_host(request):
+        return refused
+    found = queries.attachment(_storage(request), request.path_params["attachment_id"])
+    if found is None:
+        return _not_found("There is no such attachment.")
+    stored, data = found
+    ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "'")
+    disposition = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(stored.filename)}"
+    )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={**SECURITY_HEADERS, "Content-Disposition": disposition},
     )
 
 
@@ -211,5 +263,6 @@ def ui_routes() -> list[BaseRoute]:
         Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
         Route("/issues/{issue_id:int}/status", set_status, methods=["POST"]),
         Route("/events/{event_id}.json", event_json, methods=["GET"]),
+        Route("/attachments/{attachment_id:int}", attachment_file, methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("tripwire.inbox.ui", "static")]), name="static"),
     ]
