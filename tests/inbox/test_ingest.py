@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.inbox.conftest import envelope, make_event
+from tests.inbox.conftest import UNTIMED, envelope, make_event
 from tripwire.inbox.ingest import (
     MAX_ENVELOPE_BYTES,
     Attachment,
@@ -175,6 +175,7 @@ def test_disagreeing_keys_are_forbidden() -> None:
         parse_auth("Sentry sentry_key=abc", "def")
 
 
+@UNTIMED
 @given(st.binary(max_size=2048))
 def test_any_bytes_parse_or_fail_with_an_ingest_error(body: bytes) -> None:
     for parse in (parse_envelope, parse_store):
@@ -186,6 +187,7 @@ def test_any_bytes_parse_or_fail_with_an_ingest_error(body: bytes) -> None:
         assert "\n" not in reason
 
 
+@UNTIMED
 @given(
     st.lists(
         st.sampled_from(
@@ -204,6 +206,7 @@ def test_envelope_shaped_garbage_never_escapes_as_another_error(parts: list[byte
         pass
 
 
+@UNTIMED
 @given(st.binary(max_size=512), st.sampled_from(["gzip", "deflate", "identity", "br"]))
 def test_any_body_decodes_or_fails_with_an_ingest_error(body: bytes, encoding: str) -> None:
     try:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.inbox.conftest import (
+    UNTIMED,
     distinct_errors,
     envelope,
     envelope_url,
@@ -273,7 +274,7 @@ def test_with_two_projects_each_issue_names_its_project(page: Page, ui: Backgrou
     expect(page.locator("input[type=search]")).to_have_value("project:web")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(UNTIMED, max_examples=25)
 @given(body=event_shapes())
 def test_issue_pages_render_events_of_any_shape(ui: BackgroundInbox, body: dict[str, Any]) -> None:
     stored = ui.storage.store_event(1, {**body, "event_id": uuid.uuid4().hex})
