@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tripwire import repr_size
-from tripwire.safe_repr import DEFAULT_MAX_LENGTH, MAX_DEPTH, safe_repr, safe_str
+from tripwire.safe_repr import DEFAULT_MAX_LENGTH, MAX_DEPTH, safe_repr, safe_reprs, safe_str
 
 
 class CountingRepr:
@@ -394,3 +394,31 @@ def test_a_nested_list_shared_many_times_is_sized_only_until_it_is_known_to_be_t
     text, calls = _estimate_calls([plane] * 256)
     assert text.endswith("...")
     assert calls < 50
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.text(max_size=8), values), max_size=8),
+    max_length=st.sampled_from([1, 20, 63, 64, 200, DEFAULT_MAX_LENGTH]),
+)
+def test_reprs_of_many_values_are_each_value_s_safe_repr(
+    pairs: list[tuple[str, object]], max_length: int
+) -> None:
+    expected = {name: safe_repr(value, max_length) for name, value in pairs}
+    assert safe_reprs(pairs, max_length) == expected
+
+
+def test_reprs_of_many_values_filter_secrets_and_survive_hostile_values() -> None:
+    pairs = [
+        ("form", {"user": "ann", "password": "hunter2"}),
+        ("header", ("Authorization", "Bearer abc")),
+        ("broken", Hostile(0)),
+        ("big", 7**3_000),
+        ("text", "x" * 5_000),
+    ]
+    reprs = safe_reprs(pairs)
+    assert reprs["form"] == "{'user': 'ann', 'password': [Filtered]}"
+    assert reprs["header"] == "('Authorization', [Filtered])"
+    assert reprs["broken"] == "<broken repr of Hostile>"
+    assert reprs["big"] == safe_repr(7**3_000)
+    assert len(reprs["text"]) == DEFAULT_MAX_LENGTH

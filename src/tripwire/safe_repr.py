@@ -31,12 +31,15 @@ __all__ = [
     "DEFAULT_MAX_LENGTH",
     "MAX_DEPTH",
     "safe_repr",
+    "safe_reprs",
     "safe_str",
     "without_surrogates",
 ]
 
 DEFAULT_MAX_LENGTH = 512  # characters of one local's repr; enough to read, cheap to build
 _MAX_INT_BITS = 1024  # ~300 digits; int-to-decimal is quadratic, larger ints are described
+_MIN_INLINE_LENGTH = 64  # shorter budgets cut even an int's repr: left to safe_repr
+_BIG_INT = 1 << 64
 _FAST_FACTOR = 4  # the builtin repr is used when its estimated length is under 4x the budget
 _ELLIPSIS = "..."
 _CYCLIC = "<cyclic>"
@@ -124,6 +127,42 @@ def safe_repr(
     if len(result) > budget:
         result = result[: budget - 3] + _ELLIPSIS if budget > 3 else result[:budget]
     return result
+
+
+def safe_reprs(
+    pairs: Iterable[tuple[str, object]],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    custom_repr: Callable[[object], str | None] | None = None,
+) -> dict[str, str]:
+    """``{name: safe_repr(value, max_length, custom_repr)}`` for ``pairs``. Never raises.
+
+    For frame locals, thousands per capture: ints, strs and small builtin containers, the
+    common values, are repr'd here without a ``safe_repr`` call each.
+    """
+    if custom_repr is not None or max_length < _MIN_INLINE_LENGTH:
+        return {name: safe_repr(value, max_length, custom_repr) for name, value in pairs}
+    limit = max_length * _FAST_FACTOR
+    reprs: dict[str, str] = {}
+    for name, value in pairs:
+        kind = type(value)
+        text: str | None = None
+        if (kind is int and -_BIG_INT < value < _BIG_INT) or value is None or kind is bool:  # type: ignore[operator]
+            text = repr(value)
+        elif kind is str:
+            text = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+        elif kind is list or kind is dict or kind is tuple:  # identity: no metaclass __hash__
+            try:
+                if estimate(value, kind, 0, limit) >= 0:  # type: ignore[arg-type]
+                    text = repr(value)
+            except Exception:  # a hostile item (a str subclass's __repr__, say): walk
+                text = None
+        if text is None:
+            reprs[name] = safe_repr(value, max_length)
+        elif len(text) <= max_length:
+            reprs[name] = text
+        else:
+            reprs[name] = text[: max_length - 3] + _ELLIPSIS
+    return reprs
 
 
 def safe_str(value: object) -> str:
