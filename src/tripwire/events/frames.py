@@ -2,9 +2,10 @@
 
 A snapshot copies what would change (line numbers, source lines, a bounded repr of locals) into
 plain dicts and keeps no frame object. What depends only on the code object (paths, module,
-function name, in_app) is computed once per code object and cached, so repeated captures are
-cheap. Huge stacks keep their head and tail: a ``RecursionError`` thousands of frames deep is
-captured in bounded time, and the stack trace says which frames were left out.
+function name, in_app) is computed once per code object and cached, and so are the line number
+and source context of each place a traceback passed through: repeated captures are cheap. Huge
+stacks keep their head and tail: a ``RecursionError`` thousands of frames deep is captured in
+bounded time, and the stack trace says which frames were left out.
 """
 
 from __future__ import annotations
