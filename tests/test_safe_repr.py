@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, OrderedDict, defaultdict, deque, namedtuple
+from types import FrameType
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tripwire.safe_repr import DEFAULT_MAX_LENGTH, MAX_DEPTH, safe_repr, safe_str
+from tripwire import repr_size
+from tripwire.safe_repr import DEFAULT_MAX_LENGTH, MAX_DEPTH, safe_repr, safe_reprs, safe_str
 
 
 class CountingRepr:
@@ -358,3 +361,64 @@ def test_keys_with_a_hostile_eq_do_not_stop_the_filter() -> None:
     text = safe_repr({Key(): 1, "password": "hunter2"})
     assert "hunter2" not in text
     assert text.endswith("'password': [Filtered]}")
+
+
+def _estimate_calls(value: object) -> tuple[str, int]:
+    """safe_repr(value) and how many times it sized a nested container."""
+    calls = 0
+
+    def count(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code is repr_size.estimate.__code__:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        text = safe_repr(value)
+    finally:
+        sys.setprofile(None)
+    return text, calls
+
+
+def test_a_huge_nested_list_is_sized_only_until_it_is_known_to_be_too_long() -> None:
+    row = [0] * 200
+    cube = [[list(row) for _ in range(200)] for _ in range(200)]  # 8 million items
+    text, calls = _estimate_calls(cube)
+    assert text.startswith("[[[0, 0, 0")
+    assert len(text) == DEFAULT_MAX_LENGTH
+    assert calls < 50
+
+
+def test_a_nested_list_shared_many_times_is_sized_only_until_it_is_known_to_be_too_long() -> None:
+    plane = [[0] * 256] * 256  # one row, 256 times: 256 ** 3 items shown, few objects
+    text, calls = _estimate_calls([plane] * 256)
+    assert text.endswith("...")
+    assert calls < 50
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.text(max_size=8), values), max_size=8),
+    max_length=st.sampled_from([1, 20, 63, 64, 200, DEFAULT_MAX_LENGTH]),
+)
+def test_reprs_of_many_values_are_each_value_s_safe_repr(
+    pairs: list[tuple[str, object]], max_length: int
+) -> None:
+    expected = {name: safe_repr(value, max_length) for name, value in pairs}
+    assert safe_reprs(pairs, max_length) == expected
+
+
+def test_reprs_of_many_values_filter_secrets_and_survive_hostile_values() -> None:
+    pairs = [
+        ("form", {"user": "ann", "password": "hunter2"}),
+        ("header", ("Authorization", "Bearer abc")),
+        ("broken", Hostile(0)),
+        ("big", 7**3_000),
+        ("text", "x" * 5_000),
+    ]
+    reprs = safe_reprs(pairs)
+    assert reprs["form"] == "{'user': 'ann', 'password': [Filtered]}"
+    assert reprs["header"] == "('Authorization', [Filtered])"
+    assert reprs["broken"] == "<broken repr of Hostile>"
+    assert reprs["big"] == safe_repr(7**3_000)
+    assert len(reprs["text"]) == DEFAULT_MAX_LENGTH

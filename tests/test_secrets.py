@@ -152,3 +152,14 @@ def test_the_strings_found_are_exactly_those_an_exact_search_changes(texts: list
 
 def test_digits_next_to_a_dot_are_not_reported_as_a_card() -> None:
     assert SHAPES.found([f"{CARD}.5", f"v1.{CARD}", f"{CARD} "]) == {f"{CARD} "}
+
+
+def test_every_string_holding_a_secret_is_found_among_look_alikes() -> None:
+    emails = [f"user{index}@example.com" for index in range(60)]
+    texts = [*emails, "postgres://app:pw@db/x", *emails[:5], f"{CARD} {CARD}", f"x {CARD}"]
+    texts += [f"{AWS_KEY} {AWS_KEY}", f"y {AWS_KEY}", "AAAA" * 100, f"z {AWS_KEY}"]
+
+    assert SHAPES.found(texts) == {
+        "postgres://app:pw@db/x", f"{CARD} {CARD}", f"x {CARD}",
+        f"{AWS_KEY} {AWS_KEY}", f"y {AWS_KEY}", f"z {AWS_KEY}",
+    }  # fmt: skip

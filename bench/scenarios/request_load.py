@@ -5,8 +5,9 @@ the same time: it starts one app server per variant (bench/scenarios/app_server.
 load generator (bench/scenarios/http_load.py), then runs rounds; each round gives every
 server one window of load, in an order that rotates from round to round. The servers are
 restarted for each of ``--generations``, so process-level luck is sampled too. With
-``--pin`` the servers run on one CPU and the load generator on the other, so that the two
-never queue behind each other.
+``--pin`` the servers run on CPU 1 and the load generator on CPU 0; off by default, since on
+a shared machine other processes then queue on the server's one CPU (the spread of the CPU
+ratio doubled in trials).
 
 Figures per variant are medians over rounds; overheads are medians of per-round ratios
 against the bare server's window of the same round, with their 25th and 75th percentiles
@@ -111,9 +112,14 @@ def _window(load: _Process, server: _Server, seconds: float, connections: int, k
 def per_round(
     windows: dict[str, list[Window]], variant: str, ratio: Callable[[Window, Window], float]
 ) -> list[float]:
-    """``ratio(bare, mine)`` for each round, in percent above 1."""
+    """``ratio(bare, mine)`` for each round, in percent above 1; a round in which either
+    server completed nothing (descheduled for the whole window) has no ratio."""
     pairs = zip(windows["none"], windows[variant], strict=False)
-    return [(ratio(bare, mine) - 1) * 100 for bare, mine in pairs]
+    return [
+        (ratio(bare, mine) - 1) * 100
+        for bare, mine in pairs
+        if bare["responses"] and mine["responses"]
+    ]
 
 
 def spread(name: str, values: list[float]) -> dict[str, float]:
@@ -146,7 +152,8 @@ def _figures(windows: dict[str, list[Window]], variant: str) -> dict[str, float]
         cpu = per_round(windows, variant, lambda b, m: m["server_cpu_us"] / b["server_cpu_us"])
         found.update(spread("cpu_overhead_pct", cpu))
         latency = per_round(windows, variant, lambda b, m: m["median_us"] / b["median_us"])
-        found["latency_overhead_pct"] = statistics.median(latency)
+        if latency:
+            found["latency_overhead_pct"] = statistics.median(latency)
     return found
 
 
@@ -183,9 +190,7 @@ def main(argv: list[str]) -> dict[str, object]:
     arguments.add_argument("--generations", type=int, default=4)
     arguments.add_argument("--seconds", type=float, default=0.6, help="one window")
     arguments.add_argument("--warmup-seconds", type=float, default=0.5)
-    arguments.add_argument(
-        "--pin", action=argparse.BooleanOptionalAction, default=len(os.sched_getaffinity(0)) >= 2
-    )
+    arguments.add_argument("--pin", action=argparse.BooleanOptionalAction, default=False)
     args = arguments.parse_args(argv)
     if args.pin:
         os.sched_setaffinity(0, {0})  # this process and the load generator: CPU 0

@@ -16,20 +16,30 @@ from collections.abc import Callable, Collection, Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
-from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
+from tripwire.repr_size import (
+    ATOMS,
+    FAST_CONTAINERS,
+    FIXED_SIZE,
+    MAX_DEPTH,
+    SHORT,
+    column_estimate,
+    estimate,
+)
+from tripwire.secret_names import FILTERED, is_safe_name, names_are_safe
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "MAX_DEPTH",
     "safe_repr",
+    "safe_reprs",
     "safe_str",
     "without_surrogates",
 ]
 
 DEFAULT_MAX_LENGTH = 512  # characters of one local's repr; enough to read, cheap to build
-MAX_DEPTH = 5  # containers nested deeper show as [...] / {...}, like the serializer's depth
 _MAX_INT_BITS = 1024  # ~300 digits; int-to-decimal is quadratic, larger ints are described
-_MAX_FAST_ITEMS = 256  # larger containers are walked, never handed to the builtin repr
+_MIN_INLINE_LENGTH = 64  # shorter budgets cut even an int's repr: left to safe_repr
+_BIG_INT = 1 << 64
 _FAST_FACTOR = 4  # the builtin repr is used when its estimated length is under 4x the budget
 _ELLIPSIS = "..."
 _CYCLIC = "<cyclic>"
@@ -39,11 +49,6 @@ CustomRepr = Callable[[object], str | None]
 _MAX_CACHED_CLASSES = 1024
 _class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
-_FIXED_SIZE = frozenset({float, bool, type(None), complex})  # repr at most _SHORT characters
-_SHORT = 52
-_SMALL = 8  # containers this small are estimated item by item, larger ones column-wise
-_ATOMS = frozenset({int, str, bytes}) | _FIXED_SIZE
-_FAST_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 _PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
 
 
@@ -96,8 +101,8 @@ def safe_repr(
     cls = type(value)
     budget = max_length if max_length > 0 else 1
     try:  # everything inside: even `cls in ...` runs a metaclass's __hash__
-        if custom_repr is None and max_length >= _SHORT:  # the common locals, without a walk
-            if cls in _FIXED_SIZE:
+        if custom_repr is None and max_length >= SHORT:  # the common locals, without a walk
+            if cls in FIXED_SIZE:
                 return repr(value)
             if cls is int and value.bit_length() <= 128:  # type: ignore[attr-defined]
                 return repr(value)
@@ -105,10 +110,10 @@ def safe_repr(
                 cut = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
                 return cut if len(cut) <= max_length else cut[: max_length - 3] + _ELLIPSIS
         text: str | None = None
-        if custom_repr is None and cls not in _ATOMS:
-            if cls in _FAST_CONTAINERS:  # _builtin_repr, inlined: the commonest container path
+        if custom_repr is None and cls not in ATOMS:
+            if cls in FAST_CONTAINERS:  # _builtin_repr, inlined: the commonest container path
                 try:
-                    if 0 <= _estimate(value, cls, 0) <= budget * _FAST_FACTOR:  # type: ignore[arg-type]
+                    if estimate(value, cls, 0, budget * _FAST_FACTOR) >= 0:  # type: ignore[arg-type]
                         text = repr(value)
                 except Exception:  # a hostile item (a str subclass's __repr__, say): walk
                     text = None
@@ -122,6 +127,42 @@ def safe_repr(
     if len(result) > budget:
         result = result[: budget - 3] + _ELLIPSIS if budget > 3 else result[:budget]
     return result
+
+
+def safe_reprs(
+    pairs: Iterable[tuple[str, object]],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    custom_repr: Callable[[object], str | None] | None = None,
+) -> dict[str, str]:
+    """``{name: safe_repr(value, max_length, custom_repr)}`` for ``pairs``. Never raises.
+
+    For frame locals, thousands per capture: ints, strs and small builtin containers, the
+    common values, are repr'd here without a ``safe_repr`` call each.
+    """
+    if custom_repr is not None or max_length < _MIN_INLINE_LENGTH:
+        return {name: safe_repr(value, max_length, custom_repr) for name, value in pairs}
+    limit = max_length * _FAST_FACTOR
+    reprs: dict[str, str] = {}
+    for name, value in pairs:
+        kind = type(value)
+        text: str | None = None
+        if (kind is int and -_BIG_INT < value < _BIG_INT) or value is None or kind is bool:  # type: ignore[operator]
+            text = repr(value)
+        elif kind is str:
+            text = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+        elif kind is list or kind is dict or kind is tuple:  # identity: no metaclass __hash__
+            try:
+                if estimate(value, kind, 0, limit) >= 0:  # type: ignore[arg-type]
+                    text = repr(value)
+            except Exception:  # a hostile item (a str subclass's __repr__, say): walk
+                text = None
+        if text is None:
+            reprs[name] = safe_repr(value, max_length)
+        elif len(text) <= max_length:
+            reprs[name] = text
+        else:
+            reprs[name] = text[: max_length - 3] + _ELLIPSIS
+    return reprs
 
 
 def safe_str(value: object) -> str:
@@ -158,7 +199,7 @@ def _repr(value: object, budget: int, depth: int, seen: set[int], custom: Custom
     if cls is int:
         bits = value.bit_length()  # type: ignore[attr-defined]
         return repr(value) if bits <= _MAX_INT_BITS else f"<int of {bits} bits>"
-    if cls in _FIXED_SIZE:
+    if cls in FIXED_SIZE:
         return repr(value)
     shape, hook = _traits(cls)
     if shape is not None:
@@ -202,107 +243,6 @@ def _object_repr(value: object, hook: Callable[[Any], object] | None) -> str:
             return _broken(value)
         text = str.__getitem__(text, slice(None))  # a plain str: a subclass's slicing runs code
     return text if text.isascii() else without_surrogates(text)
-
-
-def _estimate(value: Collection[Any], cls: type, depth: int) -> int:
-    """An upper bound of ``len(repr(value))`` if builtin ``repr`` is safe on it, else -1.
-
-    Safe means: an exact builtin container, not too large, holding only builtin values
-    (nested the same way) whose reprs are known to be short.
-    """
-    size = len(value)
-    if size > _MAX_FAST_ITEMS or depth >= MAX_DEPTH:
-        return -1
-    if size == 0:
-        return 11  # "frozenset()"
-    total = 12
-    items: Iterable[Any] = value
-    if cls is dict:
-        # Known names are short str/bytes, checked once: the common dict skips its keys.
-        if KNOWN_SAFE_NAMES.issuperset(value):
-            total += 8 * size
-        else:
-            keys = _column_estimate(value, depth)
-            if keys < 0 or not names_are_safe(value):
-                return -1
-            total += keys + 2 * size
-        items = value.values()  # type: ignore[attr-defined]
-    elif size == 2 and cls is not set and cls is not frozenset:
-        first = value[0]  # type: ignore[index]
-        if (type(first) is str or type(first) is bytes) and not is_safe_name(first):
-            return -1
-    if size > _SMALL:
-        # A homogeneous column is checked and measured in one C-speed pass: the typed map
-        # raises TypeError at the first item of another type.
-        first = type(next(iter(items)))
-        try:
-            if first is int:
-                bits = max(map(int.bit_length, items))
-                return total + size * (bits * 3 // 10 + 5) if bits <= 64 else -1
-            if first is str:
-                return total + sum(map(str.__len__, items)) + 4 * size
-        except TypeError:
-            pass
-        column = _column_estimate(items, depth)  # type: ignore[arg-type]
-        return total + column + 2 * size if column >= 0 else -1
-    for item in items:
-        kind = type(item)
-        if kind is str:
-            total += len(item) + 4
-        elif kind is int:
-            bits = item.bit_length()
-            if bits > 64:
-                return -1
-            total += bits * 3 // 10 + 5
-        elif kind in _FAST_CONTAINERS:
-            nested = _estimate(item, kind, depth + 1)
-            if nested < 0:
-                return -1
-            total += nested + 2
-        elif kind in _FIXED_SIZE:
-            total += _SHORT + 2
-        elif kind is bytes:
-            total += 4 * len(item) + 5
-        else:
-            return -1
-    return total
-
-
-def _column_estimate(column: Collection[Any], depth: int) -> int:
-    # Guess from the first item; the typed map raises TypeError on any item of another type,
-    # so one C-speed pass both checks and measures a homogeneous column.
-    first = type(next(iter(column)))
-    try:
-        if first is str:
-            return sum(map(str.__len__, column)) + 2 * len(column)
-        if first is int:
-            bits = max(map(int.bit_length, column))
-            return len(column) * (bits * 3 // 10 + 3) if bits <= 64 else -1
-    except TypeError:
-        pass
-    kinds = set(map(type, column))
-    if kinds <= _FIXED_SIZE:
-        return 52 * len(column)
-    if not kinds <= _ATOMS | _FAST_CONTAINERS:
-        return -1
-    total = 0
-    for item in column:
-        cls = type(item)
-        if cls in _FAST_CONTAINERS:
-            size = _estimate(item, cls, depth + 1)
-        elif cls is str:
-            size = len(item) + 2
-        elif cls is bytes:
-            size = 4 * len(item) + 3
-        elif cls is int:
-            bits = item.bit_length()
-            size = bits * 3 // 10 + 3 if bits <= 64 else -1
-        else:
-            size = 52
-        if size < 0:
-            return -1
-        total += size
-    return total
 
 
 def _walk(
@@ -372,7 +312,7 @@ def _join_entries(
     seen: set[int],
     custom: CustomRepr | None,
 ) -> tuple[str, bool]:
-    if custom is None and _are_atoms(keys, depth):
+    if custom is None and _are_atoms(keys, depth, budget * _FAST_FACTOR):
         entries = dict(zip(keys, values, strict=False))  # keys are builtin atoms: hashing is safe
         text = _builtin_repr(entries, dict, budget, depth)
         if text is not None:
@@ -390,18 +330,18 @@ def _join_entries(
 
 
 def _builtin_repr(container: Collection[Any], cls: type, budget: int, depth: int) -> str | None:
-    """The builtin repr of ``container`` if ``_estimate`` finds it safe and small, else None."""
+    """The builtin repr of ``container`` if ``estimate`` finds it safe and small, else None."""
     try:
-        if 0 <= _estimate(container, cls, depth) <= budget * _FAST_FACTOR:
+        if estimate(container, cls, depth, budget * _FAST_FACTOR) >= 0:
             return repr(container)
     except Exception:  # a hostile item (a str subclass's __repr__, say): walk instead
         pass
     return None
 
 
-def _are_atoms(column: list[object], depth: int) -> bool:
+def _are_atoms(column: list[object], depth: int, limit: int) -> bool:
     try:
-        return _column_estimate(column, depth) >= 0
+        return column_estimate(column, depth, limit) >= 0
     except Exception:  # a hostile class's __hash__ while collecting the kinds
         return False
 

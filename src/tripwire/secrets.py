@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
-from itertools import accumulate
+from collections.abc import Iterable
+from itertools import accumulate, count
+from operator import add
 from typing import NamedTuple
 
 __all__ = ["DEFAULT_VALUE_PATTERNS", "FILTERED", "ValueShapes", "is_card_number"]
@@ -154,29 +155,23 @@ class ValueShapes:
         encoded = joined.encode("latin-1", "replace")
         # ASCII letters lower-cased, and digits, spaces and dashes read as "0".
         folded = encoded.translate(_FOLDED)
-        starts: list[int] | None = None
+        # Where each string starts (its length and a separator after each one before it).
+        starts = list(map(add, accumulate(map(len, unique), initial=0), count()))
+        joint = _Joint(joined, encoded, folded, starts)
         for shape in self.shapes:
             needle = shape.needle
             if needle is not None:
                 if needle.anchor not in (folded if needle.is_folded else encoded):
                     continue  # the rule: one C-speed scan, and the shape is ruled out
-                offsets = _trigger_starts(joined, encoded, folded, shape.pattern, needle)
+                candidates = [
+                    unique[index] for index in _with_literals(joint, shape.pattern, needle)
+                ]
+                hits.update([text for text in candidates if _matches(text, shape)])
             elif shape.pattern is _CARD_PATTERN:
-                if _CARD_RUN not in folded:
-                    continue
-                offsets = _card_starts(joined, folded)
+                if _CARD_RUN in folded:
+                    hits.update([unique[index] for index in _with_cards(joint)])
             else:  # a pattern of the user's: searched in each string alone, as it was written
-                hits.update(text for text in unique if text not in hits and _matches(text, shape))
-                continue
-            candidates = set()
-            for offset in offsets:
-                if starts is None:
-                    starts = list(accumulate((len(t) + 1 for t in unique), initial=0))
-                candidates.add(unique[bisect_right(starts, offset) - 1])
-            if needle is None:  # card offsets are those of matches
-                hits |= candidates
-            else:
-                hits.update(text for text in candidates - hits if _matches(text, shape))
+                hits.update([text for text in unique if _matches(text, shape)])
         return hits
 
     def remember_clean(self, texts: list[str], hits: set[str]) -> None:
@@ -225,42 +220,74 @@ def _needle(trigger: _Trigger) -> _Needle:
     return _Needle(ord(trigger.anchor), trigger.offset, literals, trigger.is_folded, searched)
 
 
-def _trigger_starts(
-    joined: str, encoded: bytes, folded: bytes, pattern: re.Pattern[str], needle: _Needle
-) -> Iterator[int]:
-    """Offsets where a literal of ``needle`` starts (some twice, some no match)."""
+class _Joint(NamedTuple):
+    """An event's strings joined by NULs: as text, as one byte per character, and folded."""
+
+    text: str
+    encoded: bytes
+    folded: bytes
+    starts: list[int]  # where each string starts, then one past the end
+
+    def holding(self, offset: int) -> int:
+        return bisect_right(self.starts, offset) - 1
+
+
+def _with_literals(joint: _Joint, pattern: re.Pattern[str], needle: _Needle) -> set[int]:
+    """The indexes of the strings holding a literal of ``needle``.
+
+    Once a string is found, the search goes on from the next one, so a character repeated all
+    over an event costs one step per string that holds it.
+    """
     anchor, offset, literals, is_folded, searched = needle
-    text = folded if is_folded else encoded
+    text = joint.folded if is_folded else joint.encoded
+    found: set[int] = set()
     misses = 0
-    found = text.find(anchor, offset)
-    while found >= 0:
-        start = found - offset
+    at = text.find(anchor, offset)
+    while at >= 0:
+        start = at - offset
         if text.startswith(literals, start):
-            yield start
+            index = joint.holding(start)
+            found.add(index)
+            at = text.find(anchor, joint.starts[index + 1] + offset)
         elif (misses := misses + 1) > _MAX_MISSES:  # a common anchor here: search on in C
             for part in searched:
-                found = text.find(part, start)
-                while found >= 0:
-                    if text.startswith(literals, found):
-                        yield found
-                    found = text.find(part, found + 1)
+                at = text.find(part, start)
+                while at >= 0:
+                    if text.startswith(literals, at):
+                        index = joint.holding(at)
+                        found.add(index)
+                        at = text.find(part, joint.starts[index + 1])
+                    else:
+                        at = text.find(part, at + 1)
             if not searched:  # no literal long enough to search for: the pattern itself
-                yield from (match.start() for match in pattern.finditer(joined, start))
-            return
-        found = text.find(anchor, found + 1)
+                match = pattern.search(joint.text, start)
+                while match is not None:
+                    index = joint.holding(match.start())
+                    found.add(index)
+                    match = pattern.search(joint.text, joint.starts[index + 1])
+            break
+        else:
+            at = text.find(anchor, at + 1)
+    return found
 
 
-def _card_starts(joined: str, folded: bytes) -> Iterator[int]:
-    """Offsets in ``joined`` where a card number passing Luhn starts."""
-    found = folded.find(_CARD_RUN)
-    while found >= 0:
-        run = _ZERO_RUN.match(folded, found)
-        end = run.end() if run is not None else found + _MIN_CARD_DIGITS
+def _with_cards(joint: _Joint) -> set[int]:
+    """The indexes of the strings holding a card number that passes Luhn."""
+    found: set[int] = set()
+    folded = joint.folded
+    at = folded.find(_CARD_RUN)
+    while at >= 0:
+        run = _ZERO_RUN.match(folded, at)
+        end = run.end() if run is not None else at + _MIN_CARD_DIGITS
         # A window one character wider each side, so the look-arounds see their neighbours.
-        for match in _CARD_PATTERN.finditer(joined, max(found - 1, 0), end + 1):
+        for match in _CARD_PATTERN.finditer(joint.text, max(at - 1, 0), end + 1):
             if is_card_number(_CARD_SEPARATORS.sub("", match["card"])):
-                yield match.start()
-        found = folded.find(_CARD_RUN, end)
+                index = joint.holding(match.start())
+                found.add(index)
+                end = max(end, joint.starts[index + 1])
+                break
+        at = folded.find(_CARD_RUN, end)
+    return found
 
 
 def _matches(text: str, shape: _Shape) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from bench.harness import REPO, ChildRun, child_env, run_child, split_variants
 from bench.scenarios.http_load import run_window
-from bench.scenarios.request_load import spread
+from bench.scenarios.request_load import per_round, spread
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
@@ -70,7 +70,7 @@ def test_the_app_server_reports_its_cpu_time_growing_under_load(
 
 def test_one_child_measures_every_variant_and_their_overheads() -> None:
     args = ["--kind", "asgi", "--rounds", "2", "--generations", "1"]
-    args += ["--seconds", "0.2", "--warmup-seconds", "0.1"]
+    args += ["--seconds", "0.3", "--warmup-seconds", "0.1"]
 
     run = run_child("bench.scenarios.request_load", "all", args, None, timeout_s=110)
 
@@ -114,3 +114,17 @@ def test_spread_gives_the_median_quartiles_and_extremes() -> None:
 
     assert figures == {"x": 3.0, "x_p25": 2.0, "x_p75": 4.0, "x_min": 1.0, "x_max": 5.0}
     assert spread("x", [7.0]) == {"x": 7.0}
+
+
+def test_a_round_in_which_a_server_completed_nothing_has_no_ratio() -> None:
+    def window(responses: int, cpu_us: float) -> dict[str, float]:
+        return {"responses": responses, "server_cpu_us": cpu_us}
+
+    windows = {
+        "none": [window(100, 50.0), window(0, 0.0), window(100, 40.0)],
+        "tripwire": [window(100, 55.0), window(100, 60.0), window(0, 0.0)],
+    }
+
+    ratios = per_round(windows, "tripwire", lambda b, m: m["server_cpu_us"] / b["server_cpu_us"])
+
+    assert [round(ratio, 6) for ratio in ratios] == [10.0]

@@ -24,6 +24,7 @@ from tripwire.events.frames import (
     stacktrace_from_traceback,
 )
 from tripwire.options import Options
+from tripwire.serializer import serialize_event
 
 
 def function(qualname: str) -> str:
@@ -225,6 +226,22 @@ def test_deep_recursion_keeps_head_and_tail_and_says_what_was_left_out(
     assert frames[0]["function"] == "traceback_of"
     assert [10, 10 + total - 20] == stacktrace["frames_omitted"]
     assert all(f["lineno"] == line_of("RECURSE") for f in frames[1:])
+
+
+def test_left_out_frames_are_noted_on_the_frames_list_and_the_note_survives_relay(
+    shop: ModuleType, tmp_path: Path
+) -> None:
+    options = options_for(tmp_path, max_stack_frames=20)
+    tb = traceback_of(shop.recurse, 0)
+    stacktrace = stacktrace_from_traceback(tb, options)
+    assert stacktrace is not None
+    start, end = stacktrace["frames_omitted"]
+    event = as_event([])
+    event["exception"]["values"][0]["stacktrace"] = stacktrace
+    normalized = assert_valid_event(dict(serialize_event(event, options)))
+    note = normalized["_meta"]["exception"]["values"]["0"]["stacktrace"]["frames"][""]
+    assert note == {"len": 20 + end - start}
+    assert len(normalized["exception"]["values"][0]["stacktrace"]["frames"]) == 20
 
 
 def test_short_stack_has_no_frames_omitted(shop: ModuleType, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.relay import assert_valid_event
@@ -158,6 +159,10 @@ def post(
 def envelope_url(inbox: BackgroundInbox, project_id: int = 1) -> str:
     return f"{inbox.url}/api/{project_id}/envelope/"
 
+
+# Property tests judge behaviour, never speed: on a loaded machine Hypothesis's clocks (the
+# per-example deadline, the "generation is too slow" health check) fail runs at random.
+UNTIMED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _KEYS = st.sampled_from(
     [

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.inbox.conftest import envelope, make_event
+from tests.inbox.conftest import UNTIMED, envelope, make_event
 from tripwire.inbox.ingest import (
     MAX_ENVELOPE_BYTES,
+    Attachment,
     Forbidden,
     IngestError,
     PayloadTooLarge,
@@ -42,13 +43,34 @@ def test_last_item_may_end_without_newline() -> None:
 
 def test_length_counts_bytes_so_payloads_may_contain_newlines() -> None:
     payload = b'{"message":\n"two lines"}'
-    body = b'{}\n{"type":"attachment","length":%d}\n%s\n{"type":"event"}\n{"message":"x"}\n' % (
+    body = b'{}\n{"type":"replay_video","length":%d}\n%s\n{"type":"event"}\n{"message":"x"}\n' % (
         len(payload),
         payload,
     )
     parsed = parse_envelope(body)
     assert parsed.skipped_items == 1
     assert parsed.events[0]["message"] == "x"
+
+
+def test_attachments_come_with_their_event_bytes_exact_and_names_defaulted() -> None:
+    log = b"line1\nline2\n"
+    body = (
+        envelope(make_event())
+        + b'{"type":"attachment","filename":"log.txt","content_type":"text/plain",'
+        + b'"length":%d}\n%s\n' % (len(log), log)
+        + b'{"type":"attachment","length":3,"attachment_type":"event.minidump"}\n\x00\x01\n\n'
+    )
+    parsed = parse_envelope(body)
+    assert parsed.attachments == [
+        Attachment("log.txt", "text/plain", "event.attachment", log),
+        Attachment("attachment", "application/octet-stream", "event.minidump", b"\x00\x01\n"),
+    ]
+    assert parsed.skipped_items == 0
+
+
+def test_attachments_without_an_event_are_skipped() -> None:
+    parsed = parse_envelope(b'{}\n{"type":"attachment","filename":"a","length":1}\nx\n')
+    assert (parsed.attachments, parsed.skipped_items) == ([], 1)
 
 
 def test_envelope_header_event_id_wins_over_the_payload() -> None:
@@ -153,6 +175,7 @@ def test_disagreeing_keys_are_forbidden() -> None:
         parse_auth("Sentry sentry_key=abc", "def")
 
 
+@UNTIMED
 @given(st.binary(max_size=2048))
 def test_any_bytes_parse_or_fail_with_an_ingest_error(body: bytes) -> None:
     for parse in (parse_envelope, parse_store):
@@ -164,6 +187,7 @@ def test_any_bytes_parse_or_fail_with_an_ingest_error(body: bytes) -> None:
         assert "\n" not in reason
 
 
+@UNTIMED
 @given(
     st.lists(
         st.sampled_from(
@@ -182,6 +206,7 @@ def test_envelope_shaped_garbage_never_escapes_as_another_error(parts: list[byte
         pass
 
 
+@UNTIMED
 @given(st.binary(max_size=512), st.sampled_from(["gzip", "deflate", "identity", "br"]))
 def test_any_body_decodes_or_fails_with_an_ingest_error(body: bytes, encoding: str) -> None:
     try:

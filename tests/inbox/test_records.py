@@ -6,13 +6,13 @@ from typing import Any
 
 from hypothesis import example, given, settings
 
-from tests.inbox.conftest import event_shapes
+from tests.inbox.conftest import UNTIMED, event_shapes
 from tripwire.inbox import console
 from tripwire.inbox.records import EventRecord, parse_timestamp, prepare
 from tripwire.inbox.ui import present
 
 
-@settings(max_examples=100, deadline=None)
+@settings(UNTIMED, max_examples=100)
 @given(event_shapes())
 @example({"exception": None, "threads": {"values": None}})
 def test_any_event_shape_can_be_prepared_and_rendered(body: dict[str, Any]) -> None:

@@ -318,3 +318,27 @@ def test_a_full_write_queue_answers_429_with_retry_after_and_pages_stay_up(
     assert "waiting to be written" in refused.body["detail"]
     assert replies == [200, 200]
     assert len(queries.events_after(storage, 0)) == 2
+
+
+def test_attachments_are_stored_with_their_event_and_go_with_it(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    key = storage.default_project().public_key
+    event = make_event()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    body = (
+        envelope(event)
+        + b'{"type":"attachment","filename":"shot.png","content_type":"image/png",'
+        + b'"length":%d}\n%s\n' % (len(png), png)
+    )
+    assert post(envelope_url(inbox), body, key=key, gzipped=True).status == 200
+    stored = queries.event(storage, event["event_id"])
+    assert stored is not None
+    assert stored.body == event  # the attachment is not part of the stored event
+    [listed] = queries.attachments(storage, stored.id)
+    assert (listed.filename, listed.content_type, listed.size) == ("shot.png", "image/png", 264)
+    assert queries.attachment(storage, listed.id) == (listed, png)
+
+    storage.set_setting("retention_days", 0)
+    storage.prune(now=time.time() + 1)
+    assert queries.attachment(storage, listed.id) is None

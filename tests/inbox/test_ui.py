@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.inbox.conftest import (
+    UNTIMED,
     distinct_errors,
     envelope,
     envelope_url,
@@ -273,7 +274,7 @@ def test_with_two_projects_each_issue_names_its_project(page: Page, ui: Backgrou
     expect(page.locator("input[type=search]")).to_have_value("project:web")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(UNTIMED, max_examples=25)
 @given(body=event_shapes())
 def test_issue_pages_render_events_of_any_shape(ui: BackgroundInbox, body: dict[str, Any]) -> None:
     stored = ui.storage.store_event(1, {**body, "event_id": uuid.uuid4().hex})
@@ -299,3 +300,34 @@ def test_a_long_issue_list_pages_forward_and_back_to_the_first_page(
             page.click(".pages .first")
             expect(page.locator("tr.issue")).to_have_count(PAGE_SIZE)
     assert len(seen) == len(set(seen)) == PAGE_SIZE * 2 + 5
+
+
+def test_attachments_are_listed_previewed_as_text_and_downloaded_as_sent(
+    page: Page, ui: BackgroundInbox, tmp_path: Path
+) -> None:
+    log = f"started\n{HOSTILE}\nfailed\n".encode()
+    blob = bytes(range(256)) * 4
+    body = (
+        envelope(make_event(exc_type="AttachedError", value="see the log"))
+        + b'{"type":"attachment","filename":"run \xc3\xa9.log","content_type":"text/plain",'
+        + b'"length":%d}\n%s\n' % (len(log), log)
+        + b'{"type":"attachment","filename":"core.bin","length":%d}\n%s\n' % (len(blob), blob)
+    )
+    key = ui.storage.default_project().public_key
+    assert post(envelope_url(ui), body, key=key).status == 200
+
+    page.goto(ui.url)
+    page.click("text=AttachedError: see the log")
+    files = page.locator(".attachments li")
+    expect(files.locator("a.download")).to_have_text(["run é.log", "core.bin"])
+    expect(files.first.locator("small")).to_contain_text(f"text/plain · {len(log)} B")
+    expect(files.last.locator(".preview")).to_have_count(0)
+    files.first.locator("summary").click()
+    expect(files.first.locator(".preview pre")).to_contain_text(HOSTILE)
+    assert page.evaluate("window.__pwned") is None
+    for index, (name, sent) in enumerate((("run é.log", log), ("core.bin", blob))):
+        with page.expect_download() as download:
+            files.nth(index).locator("a.download").click()
+        saved = tmp_path / f"file{index}"
+        download.value.save_as(saved)
+        assert (download.value.suggested_filename, saved.read_bytes()) == (name, sent)

@@ -9,6 +9,7 @@ captured in bounded time, and the stack trace says which frames were left out.
 
 from __future__ import annotations
 
+import linecache
 import os
 from collections.abc import Iterable
 from inspect import CO_OPTIMIZED
@@ -16,9 +17,9 @@ from itertools import islice
 from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
-from tripwire.events.source import CONTEXT_LINES, Context, context_of, is_current
+from tripwire.events.source import CONTEXT_LINES, Context, context_of
 from tripwire.options import Options
-from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, without_surrogates
+from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, safe_reprs, without_surrogates
 from tripwire.types import Event
 
 __all__ = [
@@ -36,8 +37,7 @@ __all__ = [
 MAX_LOCALS = 50  # locals per frame; a module frame's "locals" are all its globals
 MAX_FRAMES = 1000  # head + tail kept when max_stack_frames is None (event.md §6: 500 + 500)
 _MAX_CACHED_CODES = 4096
-_MIN_INLINE_REPR = 64  # shorter budgets cut even an int's repr: safe_repr handles them
-_BIG_INT = 1 << 64
+_UNKNOWN = object()
 _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 _VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
@@ -52,12 +52,12 @@ class _Code:
     """What every frame of one code object shares, computed once and cached by the code's id.
 
     ``spots`` maps a traceback's ``tb_lasti`` to its line number and source context, kept while
-    ``linecache`` holds the same lines (``lines``) for the file.
+    ``linecache`` holds the same entry for the file.
     """
 
     __slots__ = (
         "abs_path", "code", "filename", "function", "in_app", "is_optimized", "is_tripwire",
-        "may_hide", "module", "spots",
+        "may_hide", "module", "path", "spots",
     )  # fmt: skip
 
     def __init__(self, code: CodeType, module: str | None, rules: _Rules) -> None:
@@ -66,6 +66,7 @@ class _Code:
         abs_path = raw if raw.startswith("<") and raw.endswith(">") else os.path.abspath(raw)
         names = (*code.co_varnames, *code.co_cellvars, *code.co_freevars)
         self.code = code
+        self.path = code.co_filename  # linecache's key
         self.abs_path = abs_path
         self.filename = _relative_filename(abs_path, module)
         self.function = without_surrogates(getattr(code, "co_qualname", code.co_name))
@@ -76,13 +77,13 @@ class _Code:
         self.is_optimized = bool(code.co_flags & CO_OPTIMIZED)
         self.may_hide = not self.is_optimized or any(name in names for name in _HIDE_NAMES)
         self.in_app = rules.decide(module, None if abs_path.startswith("<") else abs_path)
-        self.spots: dict[int, tuple[int | None, list[str] | None, Context | None]] = {}
+        self.spots: dict[int, tuple[int | None, tuple[Any, ...] | None, Context | None]] = {}
 
 
 class _Rules:
     """The in_app rules of one ``Options`` plus the per-code cache built under them."""
 
-    __slots__ = ("codes", "exclude", "include", "options", "root")
+    __slots__ = ("codes", "decisions", "exclude", "include", "options", "root")
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -92,8 +93,19 @@ class _Rules:
         # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
         self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
         self.codes: dict[int, _Code] = {}
+        self.decisions: dict[tuple[str | None, str | None], bool | None] = {}
 
     def decide(self, module: str | None, abs_path: str | None) -> bool | None:
+        key = (module, abs_path)
+        decision = self.decisions.get(key, _UNKNOWN)
+        if decision is _UNKNOWN:
+            decision = self._decide(module, abs_path)
+            if len(self.decisions) >= _MAX_CACHED_CODES:
+                self.decisions.clear()
+            self.decisions[key] = decision
+        return decision  # type: ignore[return-value]
+
+    def _decide(self, module: str | None, abs_path: str | None) -> bool | None:
         if module:
             if _names_module(self.include, module):
                 return True
@@ -282,18 +294,15 @@ def _spot(
         lineno = frame.f_lineno
         if not source or lineno is None:
             return lineno, None
-        return lineno, context_of(
-            code.code.co_filename, lineno, frame.f_globals, options.max_value_length
-        )[1]
+        return lineno, context_of(code.path, lineno, frame.f_globals, options.max_value_length)[1]
     spot = code.spots.get(tb.tb_lasti)
-    if spot is not None and (spot[1] is None or is_current(code.code.co_filename, spot[1])):
+    # Kept while linecache holds the entry the context came from (see source.context_of).
+    if spot is not None and (spot[1] is None or linecache.cache.get(code.path) is spot[1]):
         return spot[0], spot[2]
     lineno = tb.tb_lineno  # a scan of the code's line table
     lines, context = None, None
     if lineno is not None and source:
-        lines, context = context_of(
-            code.code.co_filename, lineno, frame.f_globals, options.max_value_length
-        )
+        lines, context = context_of(code.path, lineno, frame.f_globals, options.max_value_length)
     if lines is not None or not source or lineno is None:  # an unknown source is asked again
         if len(code.spots) >= _MAX_CACHED_SPOTS:
             code.spots.clear()
@@ -339,20 +348,7 @@ def _locals(
         return {}
     custom = options.custom_repr
     if is_optimized:  # function locals: names are always str
-        items = islice(scope.items(), MAX_LOCALS)
-        if custom is not None or max_repr < _MIN_INLINE_REPR:
-            return {name: safe_repr(value, max_repr, custom) for name, value in items}
-        reprs: dict[str, str] = {}
-        for name, value in items:  # the commonest locals inline, as safe_repr shows them
-            kind = type(value)
-            if (kind is int and -_BIG_INT < value < _BIG_INT) or value is None or kind is bool:
-                reprs[name] = repr(value)
-            elif kind is str:
-                text = repr(value) if len(value) < max_repr else repr(value[:max_repr])
-                reprs[name] = text if len(text) <= max_repr else text[: max_repr - 3] + "..."
-            else:
-                reprs[name] = safe_repr(value, max_repr)
-        return reprs
+        return safe_reprs(islice(scope.items(), MAX_LOCALS), max_repr, custom)
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)

@@ -1,8 +1,7 @@
 """Source lines around a frame's current line, read on the caller's thread (event.md §6).
 
 Lines come from ``linecache`` (which asks a module's ``__loader__`` when there is no file).
-Callers keep a context while ``is_current`` says ``linecache`` holds the same lines for the
-file, so a frame seen before costs a dictionary lookup; a file that changed and was reloaded by
+Callers keep a context while ``linecache`` holds the same entry for the file, so a frame seen before costs a dictionary lookup; a file that changed and was reloaded by
 ``linecache.checkcache`` gets fresh context.
 """
 
@@ -13,7 +12,7 @@ from typing import Any
 
 from tripwire.safe_repr import without_surrogates
 
-__all__ = ["CONTEXT_LINES", "Context", "context_of", "is_current"]
+__all__ = ["CONTEXT_LINES", "Context", "context_of"]
 
 CONTEXT_LINES = 5  # source lines before and after the current one
 _MAX_CACHED_FILES = 256
@@ -27,17 +26,19 @@ _files: dict[str, tuple[list[str], list[str]]] = {}
 
 def context_of(
     filename: str, lineno: int, module_globals: dict[str, Any], max_length: int | None
-) -> tuple[list[str] | None, Context | None]:
-    """``linecache``'s list for ``filename`` (None: do not keep the answer) and the context of
-    ``lineno`` (None when the source is unknown)."""
+) -> tuple[tuple[Any, ...] | None, Context | None]:
+    """The ``linecache`` entry the answer came from (None: do not keep the answer) and the
+    context of ``lineno`` (None when the source is unknown). The answer holds while
+    ``linecache.cache.get(filename)`` is that same entry: a reload makes a new one."""
     raw, lines = _source_lines(filename, module_globals)
-    return (raw if is_current(filename, raw) else None), _around(lines, lineno - 1, max_length)
-
-
-def is_current(filename: str, raw: list[str]) -> bool:
-    """True while ``linecache`` still holds ``raw`` as the lines of ``filename``."""
     entry = linecache.cache.get(filename)
     # linecache's entries are (size, mtime, lines, path); lazy ones have length 1.
+    current = entry if entry is not None and len(entry) == 4 and entry[2] is raw else None
+    return current, _around(lines, lineno - 1, max_length)
+
+
+def _is_current(filename: str, raw: list[str]) -> bool:
+    entry = linecache.cache.get(filename)
     return entry is not None and len(entry) == 4 and entry[2] is raw
 
 
@@ -61,7 +62,7 @@ def _cut(text: str, max_length: int) -> str:
 def _source_lines(filename: str, module_globals: dict[str, Any]) -> tuple[list[str], list[str]]:
     """linecache's lines of ``filename`` and the same lines without line ends."""
     cached = _files.get(filename)
-    if cached is not None and is_current(filename, cached[0]):
+    if cached is not None and _is_current(filename, cached[0]):
         return cached
     try:
         raw = linecache.getlines(filename, module_globals)

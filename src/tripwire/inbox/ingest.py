@@ -20,6 +20,7 @@ __all__ = [
     "MAX_CLIENT_REPORT_BYTES",
     "MAX_ENVELOPE_BYTES",
     "MAX_EVENT_BYTES",
+    "Attachment",
     "Auth",
     "ClientReportCount",
     "Forbidden",
@@ -42,6 +43,7 @@ MAX_ENVELOPE_BYTES = 40 * 1024 * 1024  # after decompression
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_CLIENT_REPORT_BYTES = 4 * 1024
 MAX_ITEMS = 1000
+MAX_NAME_CHARS = 200  # attachment file names and types
 _EVENT_TYPES = frozenset({"event"})
 
 
@@ -97,12 +99,23 @@ class ClientReportCount:
     quantity: int
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent along with the envelope's event (protocol.md §5.2)."""
+
+    filename: str
+    content_type: str
+    attachment_type: str
+    data: bytes
+
+
 @dataclass
 class Ingest:
     """What one request body holds: events ready to store, plus what else was in it."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # each event's payload as sent
+    attachments: list[Attachment] = field(default_factory=list)  # the event's
     client_reports: list[ClientReportCount] = field(default_factory=list)
     skipped_items: int = 0
     dsn_key: str | None = None
@@ -280,10 +293,29 @@ def parse_envelope(body: bytes) -> Ingest:
             result.raw.append(payload)
         elif item_type == "client_report":
             result.client_reports.extend(_client_report(payload, f"{what} (client_report)"))
+        elif item_type == "attachment":
+            result.attachments.append(_attachment(item, payload))
         else:
             result.skipped_items += 1  # protocol.md §5: unknown types are skipped
         index += 1
+    if result.attachments and not result.events:
+        # Attachments travel with their event; alone they have nothing to belong to here.
+        result.skipped_items += len(result.attachments)
+        result.attachments.clear()
     return result
+
+
+def _text(value: object, default: str, limit: int = MAX_NAME_CHARS) -> str:
+    return value[:limit] if isinstance(value, str) and value.strip() else default
+
+
+def _attachment(item: dict[str, Any], payload: bytes) -> Attachment:
+    return Attachment(
+        filename=_text(item.get("filename"), "attachment"),
+        content_type=_text(item.get("content_type"), "application/octet-stream"),
+        attachment_type=_text(item.get("attachment_type"), "event.attachment"),
+        data=payload,
+    )
 
 
 def parse_store(body: bytes) -> Ingest:

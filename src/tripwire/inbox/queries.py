@@ -6,13 +6,15 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from tripwire.inbox.records import EventRecord, Issue, decompress
+from tripwire.inbox.records import EventRecord, Issue, StoredAttachment, decompress
 from tripwire.inbox.search import SORTS, parse_search
 from tripwire.inbox.storage import Storage
 
 __all__ = [
     "HISTOGRAM_HOURS",
     "IssuePage",
+    "attachment",
+    "attachments",
     "event",
     "events_after",
     "histograms",
@@ -196,3 +198,34 @@ def events_after(storage: Storage, row_id: int, limit: int = 500) -> list[EventR
         "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (row_id, limit)
     )
     return [_event(row) for row in rows]
+
+
+_ATTACHMENT_COLUMNS = "id, event_row, filename, content_type, attachment_type, size"
+
+
+def _attachment(row: sqlite3.Row) -> StoredAttachment:
+    return StoredAttachment(
+        row["id"],
+        row["event_row"],
+        row["filename"],
+        row["content_type"],
+        row["attachment_type"],
+        row["size"],
+    )
+
+
+def attachments(storage: Storage, event_row: int) -> list[StoredAttachment]:
+    """The attachments that came with the event stored in row ``event_row``, in order."""
+    rows = storage.reader.execute(
+        f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE event_row = ? ORDER BY id",
+        (event_row,),
+    )
+    return [_attachment(row) for row in rows]
+
+
+def attachment(storage: Storage, attachment_id: int) -> tuple[StoredAttachment, bytes] | None:
+    """An attachment and its bytes; None if there is none (or retention removed it)."""
+    row = storage.reader.execute(
+        f"SELECT {_ATTACHMENT_COLUMNS}, body FROM attachments WHERE id = ?", (attachment_id,)
+    ).fetchone()
+    return (_attachment(row), bytes(row["body"])) if row else None

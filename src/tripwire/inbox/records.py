@@ -10,13 +10,14 @@ import json
 import re
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tripwire.inbox import codec
 from tripwire.inbox.grouping import Grouping, culprit_of, group, title_of
-from tripwire.inbox.ingest import decode_body, parse_envelope
+from tripwire.inbox.ingest import Attachment, decode_body, parse_envelope
 
 __all__ = [
     "GZIP_MAGIC",
@@ -27,6 +28,7 @@ __all__ = [
     "Issue",
     "PreparedEvent",
     "Project",
+    "StoredAttachment",
     "StoredEvent",
     "decompress",
     "parse_timestamp",
@@ -110,7 +112,20 @@ class PreparedEvent:
     level: str
     timestamp: float
     tags: tuple[tuple[str, str], ...]
-    body: bytes  # zlib-compressed JSON
+    body: bytes  # zlib-compressed JSON, or the gzipped envelope (see ``decompress``)
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """An attachment as listed with its event (its bytes are read separately)."""
+
+    id: int
+    event_row: int
+    filename: str
+    content_type: str
+    attachment_type: str
+    size: int
 
 
 def parse_timestamp(value: object, default: float) -> float:
@@ -166,6 +181,7 @@ def prepare(
     *,
     raw: bytes | None = None,
     gzipped_envelope: bytes | None = None,
+    attachments: Iterable[Attachment] = (),
 ) -> PreparedEvent:
     """Group, title and compress ``event`` (which has an ``event_id``) for storing.
 
@@ -187,6 +203,7 @@ def prepare(
         body=gzipped_envelope
         if gzipped_envelope is not None
         else zlib.compress(raw if raw is not None else codec.dumps(event), 1),
+        attachments=tuple(attachments),
     )
 
 

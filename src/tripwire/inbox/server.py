@@ -157,6 +157,7 @@ def _is_event_alone(ingest: Ingest, body: bytes, encoding: str | None) -> bool:
         ingest.is_envelope
         and len(ingest.events) == 1
         and not ingest.client_reports
+        and not ingest.attachments
         and not ingest.skipped_items
         and body[:2] == GZIP_MAGIC
         and (encoding or "").strip().lower() == "gzip"
@@ -184,7 +185,7 @@ async def _ingest(
     if ingest.events or ingest.client_reports:
         as_received = body if _is_event_alone(ingest, body, encoding) else None
         prepared = [
-            prepare(e, raw=raw, gzipped_envelope=as_received)
+            prepare(e, raw=raw, gzipped_envelope=as_received, attachments=ingest.attachments)
             for e, raw in zip(ingest.events, ingest.raw, strict=True)
         ]
         try:

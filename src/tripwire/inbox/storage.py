@@ -336,6 +336,22 @@ class Storage:
             "ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + 1",
             [(issue_id, key, value) for key, value in event.tags],
         )
+        if event.attachments:
+            conn.executemany(
+                "INSERT INTO attachments (event_row, filename, content_type, attachment_type, "
+                "size, body) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        cursor.lastrowid,
+                        a.filename,
+                        a.content_type,
+                        a.attachment_type,
+                        len(a.data),
+                        a.data,
+                    )
+                    for a in event.attachments
+                ],
+            )
         return StoredEvent(
             event.event_id,
             int(issue_id or 0),

@@ -2,7 +2,8 @@
 
 Requests wait for the commit of their events before they are answered, so a 200 means the
 events are in the database (WAL with synchronous=NORMAL: they survive the inbox being
-killed; an OS crash or power cut may lose the last second of commits, never half of one).
+killed; an OS crash or power cut may lose the commits since the last checkpoint, about a
+second of them, never half of one). Events not yet committed were never answered 200.
 While a batch commits on the writer thread (SQLite lets go of the GIL while it works), the
 loop keeps parsing the next requests, whose events form the next batch: the busier the
 inbox, the larger its batches and the fewer pages each event costs.
@@ -15,9 +16,9 @@ of costing the inbox unbounded memory.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
 
@@ -58,9 +59,10 @@ class Writer:
         self._committing = False
         self.refused_events = 0
         self._last_warning = -_WARN_INTERVAL_S
-        self._thread = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="tripwire-inbox-writer"
-        )
+        # A thread of our own fed by a SimpleQueue: a ThreadPoolExecutor's locks, taken by
+        # both threads on every batch, made the loop wait out GIL switch intervals.
+        self._batches: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     @property
     def queued_events(self) -> int:
@@ -103,16 +105,31 @@ class Writer:
             return
         batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
         self._committing = True
-        done = asyncio.get_running_loop().run_in_executor(self._thread, self._write, batch)
-        done.add_done_callback(functools.partial(self._written, batch))
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(asyncio.get_running_loop(),),
+                name="tripwire-inbox-writer",
+                daemon=True,
+            )
+            self._thread.start()
+        self._batches.put(batch)
 
-    def _written(self, batch: list[_Job], done: asyncio.Future[list[_Outcome]]) -> None:
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The writer thread: commit each batch, hand the outcomes back to the loop."""
+        while (batch := self._batches.get()) is not None:
+            try:
+                outcomes = self._write(batch)
+            except BaseException as exc:  # never leave a request waiting for an answer
+                outcomes = [RuntimeError(f"the writer failed: {exc!r}")] * len(batch)
+            try:
+                loop.call_soon_threadsafe(self._written, batch, outcomes)
+            except RuntimeError:  # the loop is closed: no request waits any more
+                return
+
+    def _written(self, batch: list[_Job], outcomes: list[_Outcome]) -> None:
         self._committing = False
         self._queued_events -= sum(len(job.events) for job in batch)
-        try:
-            outcomes = done.result()
-        except BaseException as exc:  # the executor is gone (shutdown): nothing was written
-            outcomes = [exc if isinstance(exc, Exception) else RuntimeError(exc)] * len(batch)
         for job, outcome in zip(batch, outcomes, strict=True):
             _settle(job, outcome)
         self._flush()
@@ -145,7 +162,10 @@ class Writer:
 
     def close(self) -> None:
         """Wait for the batch being committed, then stop the writer thread."""
-        self._thread.shutdown(wait=True)
+        if self._thread is not None:
+            self._batches.put(None)
+            self._thread.join()
+            self._thread = None
 
     async def prune_periodically(self, interval_s: float = PRUNE_INTERVAL_S) -> None:
         """Apply the retention settings now and every ``interval_s``, off the loop's thread."""

@@ -19,6 +19,7 @@ __all__ = [
     "FrameView",
     "breadcrumbs_of",
     "exception_views",
+    "filesize",
     "frame_groups",
     "pairs",
     "pretty",
@@ -60,6 +61,15 @@ class ExceptionView:
     mechanism: str
     groups: list[FrameGroup]
     chain_text: str  # shown above this exception, linking it to the previous one
+
+
+def filesize(size: int) -> str:
+    """``512 B``, ``3.4 KB``, ``12.0 MB``."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def pretty(value: object) -> str:

@@ -13,7 +13,7 @@ import socket
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -33,6 +33,7 @@ __all__ = ["PAGE_SIZE", "SECURITY_HEADERS", "templates", "ui_routes"]
 
 DEFAULT_QUERY = "is:unresolved"
 PAGE_SIZE = 100
+MAX_PREVIEW_BYTES = 64 * 1024
 MAX_STATUS_BODY_BYTES = 1024
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -52,6 +53,7 @@ templates = jinja2.Environment(
 )
 templates.filters["ago"] = ago
 templates.filters["pretty"] = present.pretty
+templates.filters["filesize"] = present.filesize
 templates.filters["when"] = lambda moment: datetime.fromtimestamp(moment).isoformat(
     sep=" ", timespec="seconds"
 )
@@ -174,9 +176,47 @@ def issue_page(request: Request) -> Response:
         extra=present.pairs(body.get("extra")),
         modules=present.pairs(body.get("modules")),
         sdk=body.get("sdk") if isinstance(body.get("sdk"), dict) else {},
+        attachments=_attachment_views(storage, event.id) if event else [],
         other_events=queries.issue_events(storage, issue.id, limit=50),
         hours=queries.histograms(storage, [issue.id])[issue.id],
         statuses=STATUSES,
+    )
+
+
+def _is_text(content_type: str) -> bool:
+    kind = content_type.split(";")[0].strip().lower()
+    return kind.startswith("text/") or kind in ("application/json", "application/xml")
+
+
+def _attachment_views(storage: Storage, event_row: int) -> list[dict[str, Any]]:
+    """The event's attachments; small text ones with their text, shown on the page."""
+    views = []
+    for found in queries.attachments(storage, event_row):
+        preview = None
+        if _is_text(found.content_type) and found.size <= MAX_PREVIEW_BYTES:
+            read = queries.attachment(storage, found.id)
+            preview = read[1].decode("utf-8", "replace") if read else None
+        views.append({"attachment": found, "preview": preview})
+    return views
+
+
+def attachment_file(request: Request) -> Response:
+    """An attachment's bytes, always as a download: a page sent as an attachment must never
+    render under the inbox's origin."""
+    if refused := _foreign_host(request):
+        return refused
+    found = queries.attachment(_storage(request), request.path_params["attachment_id"])
+    if found is None:
+        return _not_found("There is no such attachment.")
+    stored, data = found
+    ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "'")
+    disposition = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(stored.filename)}"
+    )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={**SECURITY_HEADERS, "Content-Disposition": disposition},
     )
 
 
@@ -223,5 +263,6 @@ def ui_routes() -> list[BaseRoute]:
         Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
         Route("/issues/{issue_id:int}/status", set_status, methods=["POST"]),
         Route("/events/{event_id}.json", event_json, methods=["GET"]),
+        Route("/attachments/{attachment_id:int}", attachment_file, methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("tripwire.inbox.ui", "static")]), name="static"),
     ]
