@@ -289,6 +289,21 @@ def test_a_frame_with_odd_values_is_converted_field_by_field() -> None:
     assert out["pre_context"] == ["a"]
 
 
+def test_frame_values_an_event_processor_changed_are_converted_after_plain_ones_passed() -> None:
+    plain = frame(0)
+    assert (
+        serialized(exception_event([plain]))["exception"]["values"][0]["stacktrace"]["frames"][0]
+        == plain
+    )
+    changed = frame(0, extra_key=Point())
+    changed["vars"] = {"order": Point(), 7: "seven", "amount": "4200"}
+    event = serialized(exception_event([changed]))
+
+    out = event["exception"]["values"][0]["stacktrace"]["frames"][0]
+    assert out["vars"] == {"order": "Point(1, 2)", "7": "seven", "amount": "4200"}
+    assert out["extra_key"] == "Point(1, 2)"
+
+
 def test_an_invalid_event_id_is_replaced_and_a_dashed_one_compacted() -> None:
     dashed = serialized(base_event(event_id="5F0C9B7E-2D8A-4C1E-9B3A-7D6F1E2C4B8A"))
     invalid = serialized(base_event(event_id="not an id"))

@@ -1,6 +1,8 @@
 """Scenario 9: the server is down: many captures, peak memory growth, time to exit.
 
-The DSN points at a port where nothing listens (connections are refused). The peak resident
+The DSN points at a port where nothing listens (connections are refused): the harness hands
+every scenario the sink's DSN, so its port is replaced here by one that is bound but never
+listens, held for the whole run so no other process can take it. The peak resident
 set is reset after ``init()`` through ``/proc/self/clear_refs`` where Linux allows it; the
 harness times the exit from the result line to the end of the process.
 """
@@ -8,6 +10,7 @@ harness times the exit from the result line to the end of the process.
 from __future__ import annotations
 
 import resource
+import socket
 import sys
 import time
 
@@ -16,6 +19,7 @@ from bench.scenarios.child import emit, init_sdk, mark_atexit, parser
 __all__ = ["SHUTDOWN_TIMEOUT_S", "main"]
 
 SHUTDOWN_TIMEOUT_S = 2.0  # both SDKs' default, given explicitly
+_HELD: list[socket.socket] = []  # the refused port stays ours until the process is gone
 
 
 def _status_kib(field: str) -> int:
@@ -35,13 +39,25 @@ def _reset_peak() -> bool:
     return True
 
 
+def _refused(dsn: str) -> tuple[str, socket.socket]:
+    """``dsn`` moved to a local port that is bound but not listening, and the socket holding it."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    scheme, rest = dsn.split("://", 1)
+    userinfo, _, location = rest.rpartition("@")
+    path = location.partition("/")[2]
+    return f"{scheme}://{userinfo}@127.0.0.1:{holder.getsockname()[1]}/{path}", holder
+
+
 def main(argv: list[str]) -> dict[str, object]:
     """Capture ``--count`` messages with no server, then return; exit happens after."""
     arguments = parser("server down")
     arguments.add_argument("--count", type=int, default=50_000)
     args = arguments.parse_args(argv)
     mark_atexit()
-    sdk = init_sdk(args.sdk, args.dsn, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    dsn, holder = _refused(args.dsn)
+    _HELD.append(holder)
+    sdk = init_sdk(args.sdk, dsn, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     sdk.capture_message("warm-up")
     time.sleep(0.2)
     baseline = _status_kib("VmRSS")
@@ -64,6 +80,7 @@ def main(argv: list[str]) -> dict[str, object]:
         "is_peak_reset": is_peak_reset,
         "shutdown_timeout_s": SHUTDOWN_TIMEOUT_S,
         "done_wall": time.time(),
+        "refused_port": holder.getsockname()[1],
     }
 
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, Converter
+from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, UNLIMITED, Converter
 
 __all__ = [
     "convert_crumb",
@@ -22,6 +22,18 @@ __all__ = [
 
 _CRUMB_IDENTIFIERS = frozenset({"timestamp", "type", "category", "level"})
 _EXCEPTION_IDENTIFIERS = frozenset({"type", "module", "thread_id", "mechanism"})
+# The keys a frame may have (sentry's frame interface); others are checked one by one.
+_FRAME_KEYS = frozenset(
+    {
+        "filename", "abs_path", "function", "raw_function", "module", "package", "platform",
+        "lineno", "colno", "pre_context", "context_line", "post_context", "vars", "in_app",
+        "instruction_addr", "symbol", "data",
+    }
+)  # fmt: skip
+# Variable names found to be strings: a site captured again needs no check of its names.
+_known_names: set[str] = set()
+_MAX_KNOWN_NAMES = 10_000
+_BIG_INT = 1 << 63  # Relay reads integers as i64: a larger one is converted, not copied
 _FRAME_IDENTIFIERS = frozenset(
     {"filename", "abs_path", "function", "module", "package", "platform", "instruction_addr"}
 )
@@ -140,8 +152,9 @@ def convert_stacktrace(value: object, converter: Converter) -> object:
             frames_meta: dict[str, Any] = {}
             short = converter.short
             for index, frame in enumerate(item):
-                if type(frame) is dict and _is_plain_frame(frame, short):
-                    frames.append(_copy_frame(frame))
+                copied = _plain_copy(frame, short) if type(frame) is dict else None
+                if copied is not None:
+                    frames.append(copied)
                     continue
                 frames.append(_frame(frame, converter))
                 converter.take(frames_meta, str(index))
@@ -170,42 +183,75 @@ def _omitted_count(omitted: object) -> int:
     return 0
 
 
-def _is_plain_frame(frame: dict[Any, Any], short: int) -> bool:
-    """True when ``frame`` is JSON-safe and within the limits already (the common case).
+def _plain_copy(frame: dict[Any, Any], short: int) -> dict[str, Any] | None:
+    """A copy of ``frame`` if it is JSON-safe and within the limits already (the common case),
+    else None. ``vars`` is copied too: the scrubber replaces values in place.
 
     ``str.join`` checks in C that every item of a list, or every key and value of ``vars``,
     is a string: a frame built by events/frames.py passes without a Python-level loop per line.
     """
     try:
-        "".join(frame)
-        for value in frame.values():
-            kind = type(value)
-            if kind is str:
-                if len(value) > short:
-                    return False
-            elif kind is list:
-                if len("".join(value)) > short and max(map(len, value)) > short:
-                    return False
-            elif kind is dict:
-                if len(value) > MAX_DATABAG_BREADTH:
-                    return False
-                if len("".join(value.values())) > short and max(map(len, value.values())) > short:
-                    return False
-                "".join(value)
-            elif not (kind is int or kind is bool or value is None):
-                return False
-    except TypeError:
-        return False
-    return True
-
-
-def _copy_frame(frame: dict[str, Any]) -> dict[str, Any]:
-    # vars is copied too: the scrubber replaces values in place.
+        if not _FRAME_KEYS.issuperset(frame):
+            "".join(frame)
+        if short < UNLIMITED:
+            if not _is_short_frame(frame, short):
+                return None
+        else:
+            for value in frame.values():
+                kind = type(value)
+                if kind is str or kind is bool or value is None:
+                    continue
+                if kind is int:
+                    if not -_BIG_INT < value < _BIG_INT:
+                        return None
+                elif kind is list:
+                    "".join(value)
+                elif kind is dict:
+                    if len(value) > MAX_DATABAG_BREADTH:
+                        return None
+                    _check_names(value)
+                    "".join(value.values())
+                else:
+                    return None
+    except Exception:  # TypeError from a join; anything from a hostile key's __hash__
+        return None
     copied = dict(frame)
     local_vars = copied.get("vars")
     if local_vars is not None:
         copied["vars"] = dict(local_vars)
     return copied
+
+
+def _check_names(names: dict[Any, Any]) -> None:
+    """Raise TypeError unless every key of ``names`` is a str; names seen before are known."""
+    if not _known_names.issuperset(names):
+        "".join(names)
+        if len(_known_names) < _MAX_KNOWN_NAMES:
+            _known_names.update(names)
+
+
+def _is_short_frame(frame: dict[str, Any], short: int) -> bool:
+    # max_value_length is set: every string must be short enough too (keys are str already).
+    for value in frame.values():
+        kind = type(value)
+        if kind is str:
+            if len(value) > short:
+                return False
+        elif kind is list:
+            if len("".join(value)) > short and max(map(len, value)) > short:
+                return False
+        elif kind is dict:
+            if len(value) > MAX_DATABAG_BREADTH:
+                return False
+            if len("".join(value.values())) > short and max(map(len, value.values())) > short:
+                return False
+            "".join(value)
+        elif kind is int:
+            if not -_BIG_INT < value < _BIG_INT:
+                return False
+        elif not (kind is bool or value is None):
+            return False
+    return True
 
 
 def _frame(value: object, converter: Converter) -> object:

@@ -217,3 +217,21 @@ def test_the_unencoded_inbox_holds_max_queue_bytes_and_counts_what_is_refused(
     assert transport.flush(30)
     assert len(collector.events) == 1 + 200 - refused
     assert transport.drops.totals() == {(drops.QUEUE_OVERFLOW, "error"): refused}
+
+
+def test_a_close_without_time_left_counts_what_it_could_not_encode(
+    collector: Collector, make_transport: MakeTransport
+) -> None:
+    collector.respond(Response(hang=True))
+    transport = make_transport()
+    transport.capture_envelope(event_envelope("in flight"))
+    while not transport.worker.backlog.in_flight:  # the worker waits on the server now
+        time.sleep(0.01)
+    for number in range(50):
+        transport.capture_envelope(event_envelope(f"waiting {number}"))
+    transport.close(0)  # a bounded exit: no time to encode the inbox for the spool
+
+    unencoded = transport.drops.totals().get((drops.NETWORK_ERROR, "error"), 0)
+    assert unencoded >= 50 - 2  # the worker may have encoded two while it waited
+    assert unencoded + transport.worker.spooled_events == 51
+    collector.release()

@@ -306,9 +306,7 @@ class HttpSender:
             return InFlight(post(self._pool, url, body, self._headers, self._limits))
         if self._connections is None:
             dsn, options, timeout_s = self._dsn, self._options, self._timeout_s
-            self._connections = Connections(
-                lambda: make_connection(options, dsn, timeout_s), PARALLEL_REQUESTS
-            )
+            self._connections = Connections(lambda: make_connection(options, dsn, timeout_s))
         return self._connections.start(self._target, body, self._headers, self._read_answer)
 
     def _read_answer(self, status: int, headers: Mapping[str, str], body: bytes) -> Outcome:

@@ -43,8 +43,13 @@ class InFlight:
         assert self._owner is not None
         assert self._read_answer is not None
         connection, self._connection = self._connection, None
-        if meanwhile is not None:
-            meanwhile()
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        except BaseException:
+            connection.close()  # the answer stays unread: no later request may read it
+            self._owner.put_back(connection)
+            raise
         try:
             reply = connection.receive()
         except OSError as exc:
@@ -64,11 +69,11 @@ class InFlight:
 
 
 class Connections:
-    """Up to ``limit`` kept-alive connections, made on demand by ``make``."""
+    """Kept-alive connections, made by ``make`` when none is idle (the worker has at most
+    ``Sender.parallel`` requests in flight, so that many at most)."""
 
-    def __init__(self, make: Callable[[], Connection], limit: int) -> None:
+    def __init__(self, make: Callable[[], Connection]) -> None:
         self._make = make
-        self.limit = limit
         self._idle: list[Connection] = []
         self._all: list[Connection] = []
 

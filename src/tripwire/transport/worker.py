@@ -1,26 +1,26 @@
 """The delivery worker: one background thread that encodes, sends, retries and spools.
 
 The caller's side is ``submit()``: a deque append and an event notify, O(1), never blocking.
-Everything else runs on the worker thread. Every envelope is at any moment in exactly one
-place (the inbox, the backlog in memory, in flight, a loaded spool batch, the spool on disk)
-or has been delivered or counted as dropped. The lock is never held across the network.
+The inbox holds up to ``max_queue_bytes`` of unencoded events (estimated at their JSON size);
+past that, envelopes are counted as ``queue_overflow``. Everything else runs on the worker
+thread. Every envelope is at any moment in exactly one place (the inbox, the backlog in
+memory, in flight (up to ``Sender.parallel`` requests), a claimed spool file, the spool on
+disk) or has been delivered or counted as dropped. The lock is never held across the network.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import sys
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
 from tripwire import drops
 from tripwire.envelope import Envelope
+from tripwire.transport import lifecycle
 from tripwire.transport.backlog import Backlog
 from tripwire.transport.outbound import Outbound, Outcome, count_lost
 from tripwire.transport.ratelimits import RateLimits
@@ -85,40 +85,6 @@ def count_envelope(counter: drops.DropCounter, reason: str, envelope: Envelope) 
         counter.count(reason, item.data_category, quantity)
 
 
-_LIVE: weakref.WeakSet[Worker] = weakref.WeakSet()
-# Held while a worker imports its network modules. A fork waits for it: a child forked
-# mid-import would find that module's import lock held by a thread it does not have.
-_IMPORTING = threading.Lock()
-
-
-def _before_fork() -> None:
-    _IMPORTING.acquire()
-
-
-def _after_fork_in_parent() -> None:
-    _IMPORTING.release()
-
-
-def _after_fork_in_child() -> None:
-    _IMPORTING.release()
-    for worker in list(_LIVE):
-        worker._reset_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
-
-
-def _close_at_exit(ref: weakref.ref[Worker]) -> None:
-    worker = ref()
-    if worker is not None and worker._pid == os.getpid():
-        worker.close(worker.shutdown_timeout)
-
-
 class Worker:
     """Background delivery: an inbox on the caller's side, a ``Backlog`` on the worker's."""
 
@@ -145,10 +111,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self._debug = debug
         self._init_state()
-        _LIVE.add(self)
-        # Registered now, before the client sets up its atexit integration: handlers run in
-        # reverse, so the integration's flush (with its callback) comes first, this after.
-        atexit.register(_close_at_exit, weakref.ref(self))
+        lifecycle.watch(self)
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
@@ -173,12 +136,17 @@ class Worker:
         self._mirrored_events = 0
 
     def _inbox_limit_for(self, json_bytes: float) -> int:
-        """How many envelopes fit in ``max_queue_bytes``, each estimated at its JSON size."""
-        estimate = max(1.0, (json_bytes or FIRST_JSON_BYTES_GUESS) * MEMORY_PER_JSON_BYTE)
-        return max(self._min_inbox, int(self._max_queue_bytes / estimate))
+        """How many envelopes fit in ``max_queue_bytes``, each estimated at its JSON size.
 
-    def _reset_in_child(self) -> None:
-        # The parent delivers what it queued; the child starts empty, with fresh locks.
+        Offline, a quarter: nothing is sent, the worker can only encode for the spool, and
+        a close must encode what waits within ``shutdown_timeout``.
+        """
+        estimate = max(1.0, (json_bytes or FIRST_JSON_BYTES_GUESS) * MEMORY_PER_JSON_BYTE)
+        budget = self._max_queue_bytes // 4 if self.backlog.offline else self._max_queue_bytes
+        return max(self._min_inbox, int(budget / estimate))
+
+    def reset_in_child(self) -> None:
+        """After a fork: the parent delivers what it queued; the child starts empty."""
         self._init_state()
         self._counter._lock = threading.Lock()  # another thread may have held it at fork
         self._counter.take()  # the parent reports its own drops
@@ -197,7 +165,7 @@ class Worker:
     def submit(self, envelope: Envelope) -> None:
         """Hand ``envelope`` to the worker: O(1), never blocks. Runs on the caller's thread."""
         if self._pid != os.getpid():
-            self._reset_in_child()
+            self.reset_in_child()
         if self._closed or len(self._inbox) >= self._inbox_limit:
             count_envelope(self._counter, drops.QUEUE_OVERFLOW, envelope)
             return
@@ -215,16 +183,12 @@ class Worker:
             thread = threading.Thread(target=self._run, name="tripwire.worker", daemon=True)
             self._thread = thread
             thread.start()
-            if "multiprocessing" in sys.modules:
-                # A multiprocessing child leaves through os._exit; its finalizers still run.
-                from multiprocessing.util import Finalize
-
-                Finalize(None, _close_at_exit, args=(weakref.ref(self),), exitpriority=100)
+            lifecycle.watch_multiprocessing_exit(self)
 
     def flush(self, timeout: float, callback: Callable[[int, float], None] | None = None) -> bool:
         """Wait up to ``timeout`` s for what is queued and in flight. True when all was sent."""
         if self._pid != os.getpid():
-            self._reset_in_child()
+            self.reset_in_child()
         if self._thread is None:
             if not self._inbox and not self.backlog.has_spooled:
                 return True
@@ -267,6 +231,7 @@ class Worker:
         """Flush for up to ``timeout`` s, then spool what is left and stop. Idempotent."""
         if self._closed or self._pid != os.getpid():
             return True
+        deadline = time.monotonic() + max(0.0, timeout)
         drained = self.flush(timeout * 0.9)
         with self._cond:
             if self._closed:
@@ -278,7 +243,12 @@ class Worker:
             self._cond.notify_all()
         self._wake.set()
         if self._sender.has_destination:
-            leftovers.extend(self._encode_all(envelopes))
+            # Encoded for the spool while time remains (a bounded exit); the rest is counted.
+            while envelopes and self._spool is not None and time.monotonic() < deadline:
+                chunk, envelopes = envelopes[:INTAKE_CHUNK], envelopes[INTAKE_CHUNK:]
+                leftovers.extend(self._encode_all(chunk))
+            for envelope in envelopes:
+                count_envelope(self._counter, drops.NETWORK_ERROR, envelope)
         report = self._reports.take(time.monotonic(), force=True)
         if report is not None and self._sender.has_destination:
             leftovers.append(report)
@@ -299,7 +269,7 @@ class Worker:
     # -- worker side ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        with _IMPORTING:
+        with lifecycle.IMPORTING:
             try:
                 self._sender.prepare()
             except Exception:
@@ -358,6 +328,7 @@ class Worker:
             if self._closed:
                 raise _Stop
             self.backlog.settle(outbound, outcome, time.monotonic())
+            self._inbox_limit = self._inbox_limit_for(self._json_bytes_per_envelope)
         # No notify here: a waiting flush() wakes when the worker runs out of work (above);
         # waking it at every answer handed it the GIL thousands of times in a burst.
         return None
