@@ -123,18 +123,22 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
                 "0.05",
             ],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
             assert tail.stdout is not None
-            first = json.loads(tail.stdout.readline())  # tail is polling once this arrives
+            line = tail.stdout.readline()  # tail is polling once this arrives
+            assert line, f"tail printed nothing: {tail.communicate(timeout=60)[1]}"
+            first = json.loads(line)
             reply = post(envelope_url(inbox), envelope(make_event(exc_type="NewError")), key=key)
             assert reply.status == 200
-            out, _ = tail.communicate(timeout=60)
+            out, errors = tail.communicate(timeout=60)
         finally:
             tail.kill()
             tail.communicate()
+    assert tail.returncode == 0, errors
     titles = [first["title"]] + [json.loads(line)["title"] for line in out.splitlines()]
     assert [t.split(":")[0] for t in titles] == ["OldError", "NewError"]
 
