@@ -43,7 +43,7 @@ Frame = dict[str, Any]
 # A frame, and the traceback entry it came from (its line is where the exception passed);
 # the line number is computed only for the frames kept, as it costs a line-table scan.
 _Entry = tuple[FrameType, TracebackType | None]
-_MAX_CACHED_SPOTS = 256  # per code object: the places its frames were seen at
+_MAX_CACHED_SPOTS = 32  # per code object: the places a traceback passed through it
 
 
 class _Code:
