@@ -13,6 +13,8 @@ from tests.inbox.conftest import distinct_errors, envelope, envelope_url, make_e
 from tripwire.dsn import Dsn
 from tripwire.inbox import queries
 from tripwire.inbox.cli import main
+from tripwire.inbox.ingest import Attachment
+from tripwire.inbox.records import prepare
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
 
@@ -201,3 +203,16 @@ def test_issues_with_a_made_up_cursor_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["issues", "--db", str(tmp_path / "db"), "--after", "x"])
     assert result.exit_code == 2
     assert "not a page cursor" in result.output
+
+
+def test_show_lists_the_attachments_of_the_event(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        event = prepare(
+            make_event(),
+            attachments=[Attachment("app.log", "text/plain", "event.attachment", b"ok\n")],
+        )
+        issue_id = storage.store_events(1, [event])[0].issue_id
+    assert "  app.log  text/plain, 3 bytes" in _run(db, "show", str(issue_id))
+    shown = json.loads(_run(db, "show", str(issue_id), "--json"))
+    assert [(a["filename"], a["size"]) for a in shown["attachments"]] == [("app.log", 3)]
