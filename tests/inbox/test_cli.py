@@ -13,6 +13,8 @@ from tests.inbox.conftest import distinct_errors, envelope, envelope_url, make_e
 from tripwire.dsn import Dsn
 from tripwire.inbox import queries
 from tripwire.inbox.cli import main
+from tripwire.inbox.ingest import Attachment
+from tripwire.inbox.records import prepare
 from tripwire.inbox.runner import BackgroundInbox
 from tripwire.inbox.storage import Storage
 
@@ -123,18 +125,22 @@ def test_tail_follows_new_events_as_json(tmp_path: Path) -> None:
                 "0.05",
             ],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
         try:
             assert tail.stdout is not None
-            first = json.loads(tail.stdout.readline())  # tail is polling once this arrives
+            line = tail.stdout.readline()  # tail is polling once this arrives
+            assert line, f"tail printed nothing: {tail.communicate(timeout=60)[1]}"
+            first = json.loads(line)
             reply = post(envelope_url(inbox), envelope(make_event(exc_type="NewError")), key=key)
             assert reply.status == 200
-            out, _ = tail.communicate(timeout=60)
+            out, errors = tail.communicate(timeout=60)
         finally:
             tail.kill()
             tail.communicate()
+    assert tail.returncode == 0, errors
     titles = [first["title"]] + [json.loads(line)["title"] for line in out.splitlines()]
     assert [t.split(":")[0] for t in titles] == ["OldError", "NewError"]
 
@@ -197,3 +203,16 @@ def test_issues_with_a_made_up_cursor_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["issues", "--db", str(tmp_path / "db"), "--after", "x"])
     assert result.exit_code == 2
     assert "not a page cursor" in result.output
+
+
+def test_show_lists_the_attachments_of_the_event(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    with Storage(db) as storage:
+        event = prepare(
+            make_event(),
+            attachments=[Attachment("app.log", "text/plain", "event.attachment", b"ok\n")],
+        )
+        issue_id = storage.store_events(1, [event])[0].issue_id
+    assert "  app.log  text/plain, 3 bytes" in _run(db, "show", str(issue_id))
+    shown = json.loads(_run(db, "show", str(issue_id), "--json"))
+    assert [(a["filename"], a["size"]) for a in shown["attachments"]] == [("app.log", 3)]

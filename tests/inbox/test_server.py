@@ -342,3 +342,20 @@ def test_attachments_are_stored_with_their_event_and_go_with_it(
     storage.set_setting("retention_days", 0)
     storage.prune(now=time.time() + 1)
     assert queries.attachment(storage, listed.id) is None
+
+
+def test_a_large_envelope_is_decoded_off_the_loop_and_stored_whole(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    key = storage.default_project().public_key
+    event = make_event()
+    dump = os.urandom(3 * 1024 * 1024)
+    body = envelope(event) + b'{"type":"attachment","filename":"heap.bin","length":%d}\n%s\n' % (
+        len(dump),
+        dump,
+    )
+    assert post(envelope_url(inbox), body, key=key, gzipped=True).status == 200
+    stored = queries.event(storage, event["event_id"])
+    assert stored is not None
+    [listed] = queries.attachments(storage, stored.id)
+    assert queries.attachment(storage, listed.id) == (listed, dump)

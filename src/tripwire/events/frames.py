@@ -2,25 +2,25 @@
 
 A snapshot copies what would change (line numbers, source lines, a bounded repr of locals) into
 plain dicts and keeps no frame object. What depends only on the code object (paths, module,
-function name, in_app) is computed once per code object and cached, so repeated captures are
-cheap. Huge stacks keep their head and tail: a ``RecursionError`` thousands of frames deep is
-captured in bounded time, and the stack trace says which frames were left out.
+function name, in_app) is computed once per code object and cached, and so are the line number
+and source context of each place a traceback passed through: repeated captures are cheap. Huge
+stacks keep their head and tail: a ``RecursionError`` thousands of frames deep is captured in
+bounded time, and the stack trace says which frames were left out.
 """
 
 from __future__ import annotations
 
 import linecache
 import os
-from collections.abc import Iterable
 from inspect import CO_OPTIMIZED
 from itertools import islice
 from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
+from tripwire.events.in_app import is_in_app, mark_in_app, rules_for
 from tripwire.events.source import CONTEXT_LINES, Context, context_of
 from tripwire.options import Options
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, safe_reprs, without_surrogates
-from tripwire.types import Event
 
 __all__ = [
     "CONTEXT_LINES",
@@ -37,15 +37,13 @@ __all__ = [
 MAX_LOCALS = 50  # locals per frame; a module frame's "locals" are all its globals
 MAX_FRAMES = 1000  # head + tail kept when max_stack_frames is None (event.md §6: 500 + 500)
 _MAX_CACHED_CODES = 4096
-_UNKNOWN = object()
 _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
-_VENDORED = ("/site-packages/", "/dist-packages/", "\\site-packages\\", "\\dist-packages\\")
 
 Frame = dict[str, Any]
 # A frame, and the traceback entry it came from (its line is where the exception passed);
 # the line number is computed only for the frames kept, as it costs a line-table scan.
 _Entry = tuple[FrameType, TracebackType | None]
-_MAX_CACHED_SPOTS = 256  # per code object: the places its frames were seen at
+_MAX_CACHED_SPOTS = 32  # per code object: the places a traceback passed through it
 
 
 class _Code:
@@ -76,48 +74,19 @@ class _Code:
         )
         self.is_optimized = bool(code.co_flags & CO_OPTIMIZED)
         self.may_hide = not self.is_optimized or any(name in names for name in _HIDE_NAMES)
-        self.in_app = rules.decide(module, None if abs_path.startswith("<") else abs_path)
+        self.in_app = rules.in_app.decide(module, None if abs_path.startswith("<") else abs_path)
         self.spots: dict[int, tuple[int | None, tuple[Any, ...] | None, Context | None]] = {}
 
 
 class _Rules:
     """The in_app rules of one ``Options`` plus the per-code cache built under them."""
 
-    __slots__ = ("codes", "decisions", "exclude", "include", "options", "root")
+    __slots__ = ("codes", "in_app", "options")
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.include = tuple(options.in_app_include)
-        self.exclude = tuple(options.in_app_exclude)
-        root = options.project_root
-        # event.md §6.1 Note: "/srv/app" must not claim "/srv/application/x.py".
-        self.root = os.path.abspath(root).rstrip(os.sep) + os.sep if root else ""
+        self.in_app = rules_for(options)
         self.codes: dict[int, _Code] = {}
-        self.decisions: dict[tuple[str | None, str | None], bool | None] = {}
-
-    def decide(self, module: str | None, abs_path: str | None) -> bool | None:
-        key = (module, abs_path)
-        decision = self.decisions.get(key, _UNKNOWN)
-        if decision is _UNKNOWN:
-            decision = self._decide(module, abs_path)
-            if len(self.decisions) >= _MAX_CACHED_CODES:
-                self.decisions.clear()
-            self.decisions[key] = decision
-        return decision  # type: ignore[return-value]
-
-    def _decide(self, module: str | None, abs_path: str | None) -> bool | None:
-        if module:
-            if _names_module(self.include, module):
-                return True
-            if _names_module(self.exclude, module):
-                return False
-        if not abs_path:
-            return None
-        if any(marker in abs_path for marker in _VENDORED):
-            return False
-        if self.root and abs_path.startswith(self.root):
-            return True
-        return None
 
 
 _current_rules: _Rules | None = None
@@ -129,15 +98,6 @@ def _rules_for(options: Options) -> _Rules:
     if rules is None or rules.options is not options:
         rules = _current_rules = _Rules(options)
     return rules
-
-
-def _names_module(prefixes: tuple[str, ...], module: str) -> bool:
-    return any(module == item or module.startswith(item + ".") for item in prefixes)
-
-
-def is_in_app(module: str | None, abs_path: str | None, options: Options) -> bool | None:
-    """Rules 2-7 of event.md §6.1 for one frame: True, False, or None when undecided."""
-    return _rules_for(options).decide(module, abs_path)
 
 
 def frames_from_traceback(tb: TracebackType | None, options: Options) -> list[Frame]:
@@ -161,6 +121,8 @@ def stacktrace_from_traceback(
     ``add_full_stack`` option). A stack past ``max_stack_frames`` keeps its head and tail and
     gets ``frames_omitted: [start, end]``, the indices of the left-out frames.
     """
+    if not full_stack and _length(tb) <= (options.max_stack_frames or MAX_FRAMES):
+        return _whole_traceback(tb, options)  # the common case: no list of entries first
     entries: list[_Entry] = []
     if full_stack and tb is not None:
         entries = _stack_entries(tb.tb_frame.f_back)
@@ -193,6 +155,35 @@ def _stack_entries(frame: FrameType | None) -> list[_Entry]:
     return entries
 
 
+def _length(tb: TracebackType | None) -> int:
+    length = 0
+    while tb is not None:
+        length, tb = length + 1, tb.tb_next
+    return length
+
+
+def _whole_traceback(tb: TracebackType | None, options: Options) -> dict[str, Any] | None:
+    rules, source, max_repr = (
+        _rules_for(options),
+        options.include_source_context,
+        _max_repr(options),
+    )
+    frames: list[Frame] = []
+    while tb is not None:
+        frame = tb.tb_frame
+        code = _code_of(frame, rules)
+        if not code.is_tripwire and not (code.may_hide and _hides(frame)):
+            frames.append(_snapshot(frame, tb, code, options, source, max_repr))
+        tb = tb.tb_next
+    return {"frames": frames} if frames else None
+
+
+def _max_repr(options: Options) -> int:
+    if options.max_value_length is None:
+        return DEFAULT_MAX_LENGTH
+    return min(DEFAULT_MAX_LENGTH, options.max_value_length)
+
+
 def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[str, Any] | None:
     rules = _rules_for(options)
     limit = options.max_stack_frames or MAX_FRAMES
@@ -207,9 +198,7 @@ def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[s
         head_length, omitted = _head_and_tail(entries, limit, rules, kept)
     if not kept:
         return None
-    max_repr = DEFAULT_MAX_LENGTH
-    if options.max_value_length is not None:
-        max_repr = min(max_repr, options.max_value_length)
+    max_repr = _max_repr(options)
     frames = [_snapshot(frame, tb, code, options, source, max_repr) for frame, tb, code in kept]
     stacktrace: dict[str, Any] = {"frames": frames}
     if omitted:
@@ -362,39 +351,3 @@ def _locals(
             MAX_LOCALS,
         )
     }
-
-
-def mark_in_app(event: Event, options: Options) -> None:
-    """Set ``in_app`` on every frame of ``event`` that lacks it (event.md §6.1).
-
-    Covers ``exception.values[*].stacktrace``, ``threads.values[*].stacktrace`` and a top-level
-    ``stacktrace``; a frame's existing ``in_app`` is kept. Never raises on malformed events.
-    """
-    rules = _rules_for(options)
-    for stacktrace in _stacktraces(event):
-        frames = stacktrace.get("frames")
-        if not isinstance(frames, list):
-            continue
-        for frame in frames:
-            if not isinstance(frame, dict) or frame.get("in_app") is not None:
-                continue
-            module = frame.get("module")
-            abs_path = frame.get("abs_path")
-            decision = rules.decide(
-                module if isinstance(module, str) else None,
-                abs_path if isinstance(abs_path, str) else None,
-            )
-            if decision is not None:
-                frame["in_app"] = decision
-
-
-def _stacktraces(event: Event) -> Iterable[dict[str, Any]]:
-    for key in ("exception", "threads"):
-        container = event.get(key)
-        values = container.get("values") if isinstance(container, dict) else None
-        if isinstance(values, list):
-            for value in values:
-                if isinstance(value, dict) and isinstance(value.get("stacktrace"), dict):
-                    yield value["stacktrace"]
-    if isinstance(event.get("stacktrace"), dict):
-        yield event["stacktrace"]

@@ -6,6 +6,7 @@ folder. Errors print one line and exit with status 1.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -233,16 +234,22 @@ def _find(storage: Storage, ref: str, event_id: str | None) -> tuple[Issue | Non
 def show(storage: Storage, ref: str, event_id: str | None, as_json: bool) -> None:
     """Show ISSUE's latest event like a Python traceback, with locals."""
     issue, event = _find(storage, ref, event_id)
+    attachments = queries.attachments(storage, event.id)
     if as_json:
         _echo_json(
             {
                 "issue": console.issue_json(issue) if issue else None,
                 "event": console.event_json(event),
+                "attachments": [dataclasses.asdict(a) for a in attachments],
             }
         )
         return
     for line in console.event_lines(event, issue):
         click.echo(line)
+    if attachments:
+        click.echo(click.style("\nAttachments", bold=True))
+        for found in attachments:
+            click.echo(f"  {found.filename}  {found.content_type}, {found.size} bytes")
 
 
 @main.command()

@@ -50,16 +50,16 @@ def _active() -> ThreadingIntegration | None:
     return integration if isinstance(integration, ThreadingIntegration) else None
 
 
-def _forks() -> Forks | None:
-    integration = _active()
+def _forks(integration: ThreadingIntegration | None) -> Forks | None:
     return fork_scopes() if integration is not None and integration.propagate_scope else None
 
 
 def _wrap_start(original: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(original)
     def start(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-        if _active() is not None:
-            forks, run = _forks(), self.run
+        integration = _active()
+        if integration is not None:
+            forks, run = _forks(integration), self.run
 
             def run_inside_scopes() -> None:
                 _run_thread(self, run, forks)
@@ -89,7 +89,7 @@ def _wrap_submit(original: Callable[..., Future[T]]) -> Callable[..., Future[T]]
     def submit(
         self: ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> Future[T]:
-        forks = _forks()
+        forks = _forks(_active())
         if forks is not None:
             fn = functools.partial(_call_inside, forks, fn)
         return original(self, fn, *args, **kwargs)
