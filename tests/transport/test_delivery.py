@@ -34,8 +34,9 @@ def test_an_exception_event_arrives_with_its_stacktrace(
     collector: Collector, spool_dir: Path
 ) -> None:
     tripwire.init(dsn=collector.dsn, spool_dir=str(spool_dir))
+    empty: dict[str, int] = {}
     try:
-        {}["missing"]
+        empty["missing"]
     except KeyError:
         tripwire.capture_exception()
     assert tripwire.flush(5)

@@ -1,7 +1,9 @@
 """The backlog: encoded envelopes waiting to be sent, and what each outcome does to them.
 
 Memory holds up to ``max_queue_bytes``; past that, or while the server is unreachable,
-envelopes go to the disk spool, and come back from it when the server answers. Backoff,
+envelopes go to the disk spool (offline, in files of ``SPILL_BATCH_BYTES``; what the spool
+has no room for stays in half of ``max_queue_bytes``), and come back from it when the server
+answers (replay.py). Backoff,
 rate-limit filtering and client-report scheduling live here too. Not thread-safe: the
 worker calls it under its lock.
 """

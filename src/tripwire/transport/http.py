@@ -1,8 +1,10 @@
 """The HTTP transport: envelopes to the DSN's envelope endpoint, from one worker thread.
 
-urllib3 is imported on the worker, at the first send, never at ``import tripwire``. Its
-exceptions stop in ``post()``: the worker decides from an ``Outcome`` value. Optionally,
-every envelope also goes to a Spotlight sidecar (scopes-and-options.md §4).
+Without a proxy, requests go over kept-alive connections of our own (connection.py,
+inflight.py: up to ``PARALLEL_REQUESTS`` at once when envelopes queue up). With a proxy, or
+for Spotlight, through urllib3, imported on the worker, never at ``import tripwire``. Network
+errors stop in ``post()`` and ``inflight.py``: the worker decides from an ``Outcome`` value.
+Optionally, every envelope also goes to a Spotlight sidecar (scopes-and-options.md §4).
 """
 
 from __future__ import annotations
