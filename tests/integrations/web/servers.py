@@ -29,14 +29,8 @@ def serve_wsgi(app: Any) -> Iterator[str]:
     server = make_server(
         "127.0.0.1", 0, app, server_class=_ThreadingWsgiServer, handler_class=_QuietHandler
     )
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with _serving(server) as url:
+        yield url
 
 
 @contextmanager
@@ -46,10 +40,20 @@ def serve_werkzeug(app: Any) -> Iterator[str]:
     from werkzeug.serving import make_server as make_werkzeug_server
 
     server = make_werkzeug_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     werkzeug_logger = logging.getLogger("werkzeug")
     level = werkzeug_logger.level
     werkzeug_logger.setLevel(logging.CRITICAL)  # its "Error on request" would be an event too
+    try:
+        with _serving(server) as url:
+            yield url
+    finally:
+        werkzeug_logger.setLevel(level)
+
+
+@contextmanager
+def _serving(server: Any) -> Iterator[str]:
+    """Run a socketserver-style ``server`` on a thread; yields its base URL, then stops it."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -57,7 +61,6 @@ def serve_werkzeug(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-        werkzeug_logger.setLevel(level)
 
 
 @contextmanager
