@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Envelope", "Item", "category_of", "format_timestamp", "parse_envelope"]
+__all__ = [
+    "Envelope",
+    "Item",
+    "category_of",
+    "encode_json",
+    "format_timestamp",
+    "parse_envelope",
+]
 
 # protocol.md §5.3: the data category each item type counts under for rate limits and reports.
 _CATEGORIES = {
@@ -62,8 +69,13 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+# One encoder for every header line: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def encode_json(value: object) -> bytes:
+    """Compact JSON bytes (envelope and item headers, JSON payloads); NaN is an error."""
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 class Item:
@@ -132,7 +144,7 @@ class Item:
     def payload(self) -> bytes:
         """The payload bytes; encodes a JSON payload the first time (worker side)."""
         if self._bytes is None:
-            encode = self._encode or _dumps
+            encode = self._encode or encode_json
             self._bytes = encode(self.json)
         return self._bytes
 
@@ -144,10 +156,10 @@ class Item:
     def serialize(self) -> bytes:
         body = self.payload
         headers = dict(self.headers)
-        if self.json is not None:
+        if self._json is not None:  # the payload is read: any remaining steps have run
             headers.setdefault("content_type", "application/json")
         headers["length"] = len(body)
-        return _dumps(headers) + b"\n" + body + b"\n"
+        return encode_json(headers) + b"\n" + body + b"\n"
 
 
 class Envelope:
@@ -175,7 +187,7 @@ class Envelope:
         headers = dict(self.headers)
         if sent_at is not None:
             headers["sent_at"] = format_timestamp(sent_at)
-        return _dumps(headers) + b"\n" + b"".join(item.serialize() for item in self.items)
+        return encode_json(headers) + b"\n" + b"".join(item.serialize() for item in self.items)
 
     def __repr__(self) -> str:
         return f"<Envelope {[item.type for item in self.items]} {self.headers}>"
