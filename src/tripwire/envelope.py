@@ -58,8 +58,10 @@ def format_timestamp(value: float | datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# A fork waits while an item's remaining steps run: they may hold locks (an import's, a lazy
+# Held while an item's remaining steps run, so no reader sees it half-finished and the
+# steps never run twice. A fork waits meanwhile: they may hold locks (an import's, a lazy
 # cache's) that a child could never get back, since the thread holding them is not copied.
+# One lock for every item, not one each: an event waiting for the worker costs less memory.
 _FINISHING = threading.Lock()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
@@ -81,6 +83,8 @@ def encode_json(value: object) -> bytes:
 class Item:
     """One envelope item: headers plus a payload given as bytes or as a JSON-able object."""
 
+    __slots__ = ("_bytes", "_encode", "_finish", "_json", "headers")
+
     def __init__(
         self,
         type: str,
@@ -97,9 +101,6 @@ class Item:
         self._json = json
         self._encode = encode
         self._finish = finish
-        # Two threads may read an unfinished item (a transport's caller side and its worker);
-        # neither may see it half-finished, and the steps must not run twice.
-        self._finishing = threading.Lock() if finish is not None else None
 
     @classmethod
     def attachment(
@@ -118,13 +119,15 @@ class Item:
     @property
     def json(self) -> Any:
         """The JSON-able payload, with the remaining capture steps run on it first."""
-        if self._finishing is not None:
-            with self._finishing:
-                finish, self._finish = self._finish, None
+        if self._finish is not None:  # cleared only once the steps are done (or failed)
+            with _FINISHING:
+                finish = self._finish
                 if finish is not None:
                     unfinished, self._json = self._json, None  # never readable unscrubbed
-                    with _FINISHING:
+                    try:
                         self._json = finish(unfinished)
+                    finally:
+                        self._finish = None
         return self._json
 
     @json.setter
@@ -164,6 +167,8 @@ class Item:
 
 class Envelope:
     """Envelope headers and items, as ``sentry_sdk.envelope.Envelope`` exposes them."""
+
+    __slots__ = ("headers", "items")
 
     def __init__(self, headers: dict[str, Any] | None = None, items: list[Item] | None = None):
         self.headers: dict[str, Any] = dict(headers or {})
