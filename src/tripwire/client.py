@@ -18,9 +18,9 @@ from typing import Any, Protocol
 from tripwire import active, drops
 from tripwire._version import SDK_NAME, VERSION
 from tripwire.active import capture_layers
-from tripwire.budget import encode_event
 from tripwire.envelope import Envelope, Item
 from tripwire.integrations import Integration, setup_integrations
+from tripwire.integrations.modules import encode_event_with_modules
 from tripwire.options import Options, OptionsView
 from tripwire.pipeline import (
     Capture,
@@ -197,7 +197,7 @@ class Client:
     def _encode_event(self, event: object) -> bytes:
         """The event item's bytes, within ``max_event_bytes`` (called on the worker)."""
         assert isinstance(event, dict)
-        return encode_event(event, self._max_event_bytes)
+        return encode_event_with_modules(event, self._max_event_bytes)
 
     def _record_breadcrumb(
         self,

@@ -63,6 +63,7 @@ class Converter:
         "custom_repr",
         "items_left",
         "max_length",
+        "own_frames",
         "pending",
         "short",
         "visiting",
@@ -77,6 +78,9 @@ class Converter:
         self.items_left = MAX_ITEMS
         self.pending: dict[str, Any] | None = None  # _meta of the value converted last
         self.visiting: set[int] = set()
+        # True when frames built by events/frames.py (a FrameList) can be taken as they are:
+        # max_value_length is unset and no code outside tripwire saw the event.
+        self.own_frames = False
 
     # -- values ---------------------------------------------------------------------------------
 

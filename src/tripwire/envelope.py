@@ -16,7 +16,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Envelope", "Item", "category_of", "format_timestamp", "parse_envelope"]
+__all__ = [
+    "Envelope",
+    "Item",
+    "category_of",
+    "encode_json",
+    "format_timestamp",
+    "parse_envelope",
+]
 
 # protocol.md §5.3: the data category each item type counts under for rate limits and reports.
 _CATEGORIES = {
@@ -51,8 +58,10 @@ def format_timestamp(value: float | datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-# A fork waits while an item's remaining steps run: they may hold locks (an import's, a lazy
+# Held while an item's remaining steps run, so no reader sees it half-finished and the
+# steps never run twice. A fork waits meanwhile: they may hold locks (an import's, a lazy
 # cache's) that a child could never get back, since the thread holding them is not copied.
+# One lock for every item, not one each: an event waiting for the worker costs less memory.
 _FINISHING = threading.Lock()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
@@ -62,12 +71,19 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-def _dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+# One encoder for every header line: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def encode_json(value: object) -> bytes:
+    """Compact JSON bytes (envelope and item headers, JSON payloads); NaN is an error."""
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 class Item:
     """One envelope item: headers plus a payload given as bytes or as a JSON-able object."""
+
+    __slots__ = ("_bytes", "_encode", "_finish", "_json", "headers")
 
     def __init__(
         self,
@@ -85,9 +101,6 @@ class Item:
         self._json = json
         self._encode = encode
         self._finish = finish
-        # Two threads may read an unfinished item (a transport's caller side and its worker);
-        # neither may see it half-finished, and the steps must not run twice.
-        self._finishing = threading.Lock() if finish is not None else None
 
     @classmethod
     def attachment(
@@ -106,13 +119,15 @@ class Item:
     @property
     def json(self) -> Any:
         """The JSON-able payload, with the remaining capture steps run on it first."""
-        if self._finishing is not None:
-            with self._finishing:
-                finish, self._finish = self._finish, None
+        if self._finish is not None:  # cleared only once the steps are done (or failed)
+            with _FINISHING:
+                finish = self._finish
                 if finish is not None:
                     unfinished, self._json = self._json, None  # never readable unscrubbed
-                    with _FINISHING:
+                    try:
                         self._json = finish(unfinished)
+                    finally:
+                        self._finish = None
         return self._json
 
     @json.setter
@@ -132,7 +147,7 @@ class Item:
     def payload(self) -> bytes:
         """The payload bytes; encodes a JSON payload the first time (worker side)."""
         if self._bytes is None:
-            encode = self._encode or _dumps
+            encode = self._encode or encode_json
             self._bytes = encode(self.json)
         return self._bytes
 
@@ -144,14 +159,16 @@ class Item:
     def serialize(self) -> bytes:
         body = self.payload
         headers = dict(self.headers)
-        if self.json is not None:
+        if self._json is not None:  # the payload is read: any remaining steps have run
             headers.setdefault("content_type", "application/json")
         headers["length"] = len(body)
-        return _dumps(headers) + b"\n" + body + b"\n"
+        return encode_json(headers) + b"\n" + body + b"\n"
 
 
 class Envelope:
     """Envelope headers and items, as ``sentry_sdk.envelope.Envelope`` exposes them."""
+
+    __slots__ = ("headers", "items")
 
     def __init__(self, headers: dict[str, Any] | None = None, items: list[Item] | None = None):
         self.headers: dict[str, Any] = dict(headers or {})
@@ -175,7 +192,7 @@ class Envelope:
         headers = dict(self.headers)
         if sent_at is not None:
             headers["sent_at"] = format_timestamp(sent_at)
-        return _dumps(headers) + b"\n" + b"".join(item.serialize() for item in self.items)
+        return encode_json(headers) + b"\n" + b"".join(item.serialize() for item in self.items)
 
     def __repr__(self) -> str:
         return f"<Envelope {[item.type for item in self.items]} {self.headers}>"

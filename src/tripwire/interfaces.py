@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, UNLIMITED, Converter
+from tripwire.events.frames import FrameList
 
 __all__ = [
     "convert_crumb",
@@ -150,6 +151,9 @@ def convert_stacktrace(value: object, converter: Converter) -> object:
         if name == "frames" and isinstance(item, (list, tuple)):
             frames: list[object] = []
             frames_meta: dict[str, Any] = {}
+            if type(item) is FrameList and converter.own_frames:
+                frames = list(item)  # JSON-safe and within the limits as built
+                item = ()
             short = converter.short
             for index, frame in enumerate(item):
                 copied = _plain_copy(frame, short) if type(frame) is dict else None

@@ -277,7 +277,7 @@ def mark_in_app(event: Event, capture: Capture) -> Event:
 
 def serialize(event: Event, capture: Capture) -> Event:
     """JSON-safe, bounded data from here on: what ``before_send`` sees is what is sent."""
-    return serializer.serialize_event(event, capture.options)
+    return serializer.serialize_event(event, capture.options, capture.layers)
 
 
 def scrub(event: Event, capture: Capture) -> Event:

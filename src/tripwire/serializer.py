@@ -16,10 +16,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tripwire.active import global_event_processors
 from tripwire.converter import (
     MAX_DEPTH,
     MAX_ITEMS,
@@ -38,7 +39,10 @@ from tripwire.meta import merge_meta
 from tripwire.options import Options
 from tripwire.types import Event
 
-__all__ = ["serialize_event"]
+if TYPE_CHECKING:
+    from tripwire.scope import Scope
+
+__all__ = ["frames_untouched", "serialize_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -282,14 +286,40 @@ _FIELDS: dict[str, _Field] = {
 }
 
 
-def serialize_event(event: Event, options: Options) -> Event:
+def frames_untouched(layers: Iterable[Scope]) -> bool:
+    """True when every event and error processor of ``layers`` (and every global one) is
+    tripwire's own: none of them changes frames, so frames built by events/frames.py are
+    still as built when the event reaches the serializer."""
+    try:
+        for layer in layers:
+            if not all(map(_is_own, layer._event_processors)):
+                return False
+            if not all(_is_own(processor) for processor, _ in layer._error_processors):
+                return False
+        return all(map(_is_own, global_event_processors()))
+    except Exception:  # a hostile processor's __module__, say: check the frames
+        return False
+
+
+def _is_own(processor: object) -> bool:
+    module = getattr(processor, "__module__", None)
+    return type(module) is str and module.startswith("tripwire.")
+
+
+def serialize_event(event: Event, options: Options, layers: Iterable[Scope] | None = None) -> Event:
     """A JSON-safe copy of ``event``: every container new, every value a JSON type.
 
     Runs on the caller's thread. Databags are cut to their limits and strings to
     ``max_value_length``, each cut noted in ``_meta`` (merged with the notes the event already
     had). Never raises: a field whose conversion fails becomes ``null`` and is logged.
+
+    ``layers`` are the scopes the event was captured with: when ``frames_untouched`` says no
+    processor outside tripwire saw it, its frames built by events/frames.py are taken as they
+    are (their dicts are not copied: nothing else holds them).
     """
     converter = Converter(options.max_value_length, options.custom_repr)
+    if layers is not None and options.max_value_length is None:
+        converter.own_frames = frames_untouched(layers)
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import pickle
 import threading
+import weakref
 from typing import Any
 
 import tripwire
-from tripwire.integrations.dedupe import DedupeIntegration
+from tripwire.integrations.dedupe import DedupeIntegration, forget_exception
 from tripwire.testing import capture_events
 
 
@@ -73,3 +77,58 @@ def test_disabled_dedupe_sends_duplicates() -> None:
         tripwire.capture_exception(error)
         tripwire.capture_exception(error)
     assert len(events) == 2
+
+
+def test_a_copy_or_an_unpickled_twin_of_a_sent_exception_is_sent(
+    events: list[dict[str, Any]],
+) -> None:
+    error = ValueError("original")
+    tripwire.capture_exception(error)
+    twins = [copy.copy(error), pickle.loads(pickle.dumps(error))]
+    for twin in twins:
+        assert tripwire.capture_exception(twin) is not None
+        assert tripwire.capture_exception(twin) is None
+    assert len(events) == 3
+
+
+def test_an_exception_whose_dict_cannot_be_written_is_deduplicated(
+    events: list[dict[str, Any]],
+) -> None:
+    class Locked(Exception):
+        @property
+        def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+            raise AttributeError("no")
+
+    error = Locked("locked")
+    tripwire.capture_exception(error)
+    tripwire.capture_exception(error)
+    assert len(events) == 1
+    forget_exception(error)
+    tripwire.capture_exception(error)
+    assert len(events) == 2
+
+
+class _Payload:
+    """A local each failing frame holds, to see which frames the SDK keeps alive."""
+
+
+def _fail_holding(payload: _Payload) -> None:
+    raise KeyError(id(payload))  # a builtin type: no weak references to it
+
+
+def test_sent_builtin_exceptions_do_not_keep_their_frames_alive(
+    events: list[dict[str, Any]],
+) -> None:
+    alive: list[weakref.ref[_Payload]] = []
+    for _ in range(20):
+        payload = _Payload()
+        alive.append(weakref.ref(payload))
+        try:
+            _fail_holding(payload)
+        except KeyError as error:
+            tripwire.capture_exception(error)
+        del payload
+    gc.collect()
+    # Only the last one, which this context remembers for reset_last_seen().
+    assert [ref() is not None for ref in alive].count(True) <= 1
+    assert len(events) == 20

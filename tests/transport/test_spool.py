@@ -9,13 +9,23 @@ from pathlib import Path
 
 import pytest
 
+import tripwire
+from tests.relay import assert_valid_event
 from tests.transport.conftest import MakeTransport, event_envelope
 from tripwire import drops
 from tripwire.dsn import Dsn
 from tripwire.options import Options
 from tripwire.testing import Collector, Response
 from tripwire.transport.http import HttpTransport
-from tripwire.transport.spool import MAGIC, Spool, decode_records, encode_records
+from tripwire.transport.spool import (
+    MAGIC,
+    MAGIC_COMPRESSED,
+    Spool,
+    decode_records,
+    encode_file,
+    encode_records,
+    read_file,
+)
 
 
 def test_records_written_in_a_batch_come_back_in_order(tmp_path: Path) -> None:
@@ -60,10 +70,39 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 
 def test_the_spool_never_grows_past_its_bound(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s", 1000)
+    incompressible = [os.urandom(300) for _ in range(4)]
 
-    assert spool.write([b"x" * 300, b"y" * 300, b"z" * 300, b"w" * 300]) == 3
-    assert spool.write([b"v" * 300]) == 0
+    assert 2 <= spool.write(incompressible) < 4
+    assert spool.write([os.urandom(300)]) == 0
     assert spool.size() <= 1000
+
+
+def test_a_batch_of_similar_events_is_stored_compressed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", 1_000_000)
+    bodies = [
+        b'{"event_id":"%032x"}\n{"type":"event","length":60}\n{"message":"disk %d","level":'
+        b'"warning","modules":{"urllib3":"2.8.0"}}' % (n, n)
+        for n in range(2000)
+    ]
+
+    assert spool.write(bodies) == 2000
+    [written] = list((tmp_path / "s").iterdir())
+    assert written.read_bytes().startswith(MAGIC_COMPRESSED)
+    assert spool.size() < sum(map(len, bodies)) // 10
+    claim = spool.claim()
+    assert claim is not None
+    assert claim.records == bodies
+
+
+def test_files_of_the_uncompressed_format_are_still_replayed(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "00000000000000000001-1-aa.0.spool").write_bytes(encode_records([b"a", b"b"]))
+
+    claim = Spool(folder, 1_000_000).claim()
+
+    assert claim is not None
+    assert claim.records == [b"a", b"b"]
 
 
 def test_truncated_and_corrupted_records_keep_what_came_before() -> None:
@@ -77,6 +116,19 @@ def test_truncated_and_corrupted_records_keep_what_came_before() -> None:
     assert problem is not None
     assert "checksum" in problem
     assert decode_records(b"garbage") == ([], "not a tripwire spool file")
+
+
+def test_a_torn_or_corrupt_compressed_file_keeps_the_records_before_the_damage() -> None:
+    bodies = [os.urandom(40_000) for _ in range(4)]  # incompressible: the stream is long
+    data = encode_file(bodies)
+    cut = len(data) * 2 // 3  # within the third record
+
+    assert read_file(data) == (bodies, None)
+    assert read_file(data[:cut]) == (bodies[:2], "compressed records are truncated")
+    records, problem = read_file(data[:cut] + bytes(len(data) - cut))
+    assert records == bodies[: len(records)]
+    assert len(records) <= 2
+    assert problem is not None
 
 
 def _bad_spool_files(folder: Path) -> None:
@@ -167,7 +219,8 @@ def test_a_full_spool_counts_cache_overflow(
     collector.down()
     transport = make_transport(max_spool_bytes=3000, max_queue_bytes=1000)
     for number in range(30):
-        transport.capture_envelope(event_envelope(f"no room {number}"))
+        noise = os.urandom(150).hex()  # compresses to about half: only a few fit
+        transport.capture_envelope(event_envelope(f"no room {number}", extra={"noise": noise}))
     transport.close(1)
 
     assert transport.spool is not None
@@ -235,3 +288,34 @@ def test_a_close_without_time_left_counts_what_it_could_not_encode(
     assert unencoded >= 50 - 2  # the worker may have encoded two while it waited
     assert unencoded + transport.worker.spooled_events == 51
     collector.release()
+
+
+def test_events_replayed_from_the_spool_arrive_exactly_as_they_were_encoded(
+    collector: Collector, spool_dir: Path
+) -> None:
+    collector.down()
+    tripwire.init(dsn=collector.dsn, spool_dir=str(spool_dir))
+    tripwire.capture_message("spooled message", level="warning")
+    try:
+        raise KeyError("spooled error")
+    except KeyError:
+        tripwire.capture_exception()
+    assert not tripwire.flush(timeout=5)  # unreachable: both wait on disk
+    [folder] = spool_dir.iterdir()
+    spooled = [record for path in folder.iterdir() for record in read_file(path.read_bytes())[0]]
+    assert len(spooled) == 2
+
+    collector.up()
+    assert tripwire.flush(timeout=30)
+
+    arrived = [request.body for request in collector.requests if request.event is not None]
+    assert sorted(body.split(b"\n", 1)[1] for body in arrived) == sorted(
+        record.split(b"\n", 1)[1]
+        for record in spooled  # the same bytes but for sent_at
+    )
+    for event in collector.events:
+        assert_valid_event(event)
+    assert {"spooled message", "spooled error"} == {
+        event.get("message") or event["exception"]["values"][0]["value"].strip("'")
+        for event in collector.events
+    }

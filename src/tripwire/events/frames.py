@@ -26,6 +26,7 @@ __all__ = [
     "CONTEXT_LINES",
     "MAX_FRAMES",
     "MAX_LOCALS",
+    "FrameList",
     "frames_from_stack",
     "frames_from_traceback",
     "is_in_app",
@@ -40,6 +41,18 @@ _MAX_CACHED_CODES = 4096
 _HIDE_NAMES = ("__traceback_hide__", "__tracebackhide__")
 
 Frame = dict[str, Any]
+
+
+class FrameList(list[Frame]):
+    """The frames of one stack trace as built here: JSON-safe already, within the databag
+    limits when ``max_value_length`` is unset (at most ``MAX_LOCALS`` vars, plain ``str``,
+    ``int`` and ``bool`` values). The serializer copies such a list without a walk when no
+    code outside tripwire could have changed it (``serializer.frames_untouched``).
+    """
+
+    __slots__ = ()
+
+
 # A frame, and the traceback entry it came from (its line is where the exception passed);
 # the line number is computed only for the frames kept, as it costs a line-table scan.
 _Entry = tuple[FrameType, TracebackType | None]
@@ -68,7 +81,8 @@ class _Code:
         self.abs_path = abs_path
         self.filename = _relative_filename(abs_path, module)
         self.function = without_surrogates(getattr(code, "co_qualname", code.co_name))
-        self.module = module
+        # A str subclass as __name__ is shown as the plain string (what the serializer made).
+        self.module = None if module is None else str.__str__(module)
         self.is_tripwire = module is not None and (
             module == "tripwire" or module.startswith("tripwire.")
         )
@@ -168,7 +182,7 @@ def _whole_traceback(tb: TracebackType | None, options: Options) -> dict[str, An
         options.include_source_context,
         _max_repr(options),
     )
-    frames: list[Frame] = []
+    frames = FrameList()
     while tb is not None:
         frame = tb.tb_frame
         code = _code_of(frame, rules)
@@ -199,7 +213,9 @@ def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[s
     if not kept:
         return None
     max_repr = _max_repr(options)
-    frames = [_snapshot(frame, tb, code, options, source, max_repr) for frame, tb, code in kept]
+    frames = FrameList(
+        [_snapshot(frame, tb, code, options, source, max_repr) for frame, tb, code in kept]
+    )
     stacktrace: dict[str, Any] = {"frames": frames}
     if omitted:
         stacktrace["frames_omitted"] = [head_length, head_length + omitted]

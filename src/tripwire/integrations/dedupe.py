@@ -3,7 +3,11 @@
 A global event processor, run on the caller's thread. sentry_sdk remembers only the last
 exception of each context, so an exception logged in a worker thread and then re-raised to
 ``sys.excepthook`` in the main thread went out twice; here every exception let through is
-remembered, by identity and weakly, process-wide.
+remembered process-wide, by a mark in the exception's own ``__dict__``. Builtin exception
+types take no weak references, so an identity table would either pin every traceback (and its
+frames' locals) or forget; the mark lives and dies with its exception and costs a dict write.
+The mark holds this process's token and the object's id, so a copy (``copy.copy`` shares the
+``__dict__`` contents) or an unpickled twin from another process is not taken for the original.
 """
 
 from __future__ import annotations
@@ -21,67 +25,75 @@ from tripwire.types import Event, Hint
 
 __all__ = ["DedupeIntegration", "forget_exception", "was_seen"]
 
-# id -> weak reference; an entry goes away with its exception (the callback), so an id that
-# is reused later never matches.
-_seen: dict[int, weakref.ref[BaseException]] = {}
-_lock = threading.RLock()  # re-entrant: a weakref callback may run during GC under it
+_MARK = "_tripwire_sent"
+_TOKEN = object()  # unpickling makes a new object: a mark from elsewhere never matches
+_lock = threading.Lock()  # only for replacing a stale mark, never on the common path
 
 
 def _after_fork_in_child() -> None:
     global _lock
-    _lock = threading.RLock()  # another thread may have held it at the fork
+    _lock = threading.Lock()  # another thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):  # POSIX only
     os.register_at_fork(after_in_child=_after_fork_in_child)
-_unweakrefable: deque[BaseException] = deque(maxlen=64)
+# Exceptions whose __dict__ cannot be written (a class overriding it): the newest few, held.
+_unmarkable: deque[BaseException] = deque(maxlen=64)
 # What this context let through last, for reset_last_seen(): (weak, None) or (None, strong).
 _last_seen: ContextVar[tuple[weakref.ref[BaseException] | None, BaseException | None]] = ContextVar(
     "tripwire_dedupe_last_seen", default=(None, None)
 )
 
 
+def _is_mark_of(mark: object, error: BaseException) -> bool:
+    return type(mark) is tuple and len(mark) == 2 and mark[0] is _TOKEN and mark[1] == id(error)
+
+
 def was_seen(error: BaseException) -> bool:
     """Whether ``error`` was already let through by the dedupe processor."""
-    ref = _seen.get(id(error))
-    if ref is not None and ref() is error:
-        return True
-    return any(kept is error for kept in _unweakrefable)
+    try:
+        return _is_mark_of(error.__dict__.get(_MARK), error)
+    except Exception:  # a __dict__ that is not a dict
+        return any(kept is error for kept in _unmarkable)
 
 
 def _remember(error: BaseException) -> bool:
     """Mark ``error`` as seen; False when it already was."""
-    key = id(error)
-
-    def forget(dead: weakref.ref[BaseException]) -> None:
+    mark = (_TOKEN, id(error))
+    try:
+        marks = error.__dict__
+        held = marks.setdefault(_MARK, mark)  # atomic: of two threads, one sets it
+        if held is not mark:
+            if _is_mark_of(held, error):
+                return False
+            with _lock:  # a copied or unpickled mark: replace it, once
+                if _is_mark_of(marks.get(_MARK), error):
+                    return False
+                marks[_MARK] = mark
+    except Exception:  # a __dict__ that is not a dict
         with _lock:
-            if _seen.get(key) is dead:
-                del _seen[key]
-
-    with _lock:
-        if was_seen(error):
-            return False
-        try:
-            ref = weakref.ref(error, forget)
-        except TypeError:  # a class with __slots__ and no __weakref__: keep the newest few
-            _unweakrefable.append(error)
-            _last_seen.set((None, error))
-            return True
-        _seen[key] = ref
-    _last_seen.set((ref, None))
+            if any(kept is error for kept in _unmarkable):
+                return False
+            _unmarkable.append(error)
+    if type(error).__weakrefoffset__:
+        _last_seen.set((weakref.ref(error), None))
+    else:  # builtin exception types take no weak references
+        _last_seen.set((None, error))
     return True
 
 
 def forget_exception(error: BaseException) -> None:
     """Let ``error`` be sent again (for when ``before_send`` dropped its event)."""
-    with _lock:
-        ref = _seen.get(id(error))
-        if ref is not None and ref() is error:
-            del _seen[id(error)]
-        kept = [item for item in _unweakrefable if item is not error]
-        if len(kept) != len(_unweakrefable):
-            _unweakrefable.clear()
-            _unweakrefable.extend(kept)
+    try:
+        marks = error.__dict__
+        if _is_mark_of(marks.get(_MARK), error):
+            marks.pop(_MARK, None)
+    except Exception:  # a __dict__ that is not a dict
+        with _lock:
+            kept = [item for item in _unmarkable if item is not error]
+            if len(kept) != len(_unmarkable):
+                _unmarkable.clear()
+                _unmarkable.extend(kept)
 
 
 def _dedupe(event: Event, hint: Hint) -> Event | None:

@@ -62,8 +62,10 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
 SPOTLIGHT_TIMEOUT_S = 2.0
 PREPARED_FOR_S = 1.0  # a body prepared ahead longer ago is stamped again (sent_at)
-GZIP_LEVEL = 6
-PARALLEL_REQUESTS = 3  # requests in flight at once when envelopes queue up (no proxy)  # level 9 costs twice the CPU for a few percent on event JSON
+# Level 1 against 6, on the worker: a 2.7 KB message event 36 us against 55 us and 5% more
+# bytes; a 43 KB event 25 frames deep 137 us against 562 us and 17% more (level 9: 1063 us).
+GZIP_LEVEL = 1
+PARALLEL_REQUESTS = 3  # requests in flight at once when envelopes queue up (no proxy)
 DEFAULT_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)  # as urllib3's
 KEEPALIVE_OPTIONS = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from tripwire import drops
-from tripwire.envelope import Envelope, category_of, format_timestamp
+from tripwire.envelope import Envelope, category_of, encode_json, format_timestamp
 
 __all__ = [
     "ItemInfo",
@@ -52,8 +52,7 @@ class Outbound:
         lies as it goes, so nothing is parsed back (worker side). Raises what the encoder
         raises.
         """
-        head = json.dumps(envelope.headers, separators=(",", ":"), allow_nan=False)
-        parts = [head.encode("utf-8"), b"\n"]
+        parts = [encode_json(envelope.headers), b"\n"]
         position = len(parts[0]) + 1
         items: list[ItemInfo] = []
         for item in envelope.items:
