@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -318,6 +319,32 @@ def test_a_full_write_queue_answers_429_with_retry_after_and_pages_stay_up(
     assert "waiting to be written" in refused.body["detail"]
     assert replies == [200, 200]
     assert len(queries.events_after(storage, 0)) == 2
+
+
+def test_an_event_waits_out_another_writer_of_the_database_and_pages_stay_up(
+    inbox: BackgroundInbox, storage: Storage
+) -> None:
+    """Another process (here a connection of our own) holding the write lock delays the
+    answer, not the event loop; the 200 comes once the event is in."""
+    key = storage.default_project().public_key
+    event = make_event()
+    replies: list[int] = []
+    sender = threading.Thread(
+        target=lambda: replies.append(post(envelope_url(inbox), envelope(event), key=key).status)
+    )
+    other = sqlite3.connect(storage.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    sender.start()
+    _wait_until(lambda: inbox.app.inbox.writer.queued_events == 1, "the event queued")
+    with urllib.request.urlopen(f"{inbox.url}/", timeout=30) as page:
+        assert page.status == 200
+    assert replies == []
+    other.execute("COMMIT")
+    other.close()
+    sender.join()
+    assert replies == [200]
+    [stored] = queries.events_after(storage, 0)
+    assert event["event_id"] == stored.event_id
 
 
 def test_attachments_are_stored_with_their_event_and_go_with_it(

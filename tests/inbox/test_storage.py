@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from tests.inbox.conftest import distinct_errors, make_event
 from tripwire.inbox import queries
 from tripwire.inbox.search import SORTS, BadCursor
-from tripwire.inbox.storage import SCHEMA_VERSION, Storage, StorageError, default_db_path
+from tripwire.inbox.storage import SCHEMA_VERSION, Busy, Storage, StorageError, default_db_path
 
 
 def test_new_database_is_in_wal_mode_at_the_schema_version_with_a_default_project(
@@ -94,6 +95,40 @@ def test_a_failing_batch_stores_nothing(storage: Storage) -> None:
         storage.store_events(1, [make_event(), {"message": "no event_id"}])
     assert queries.events_after(storage, 0) == []
     assert queries.issues(storage, "") == []
+
+
+def test_a_transaction_that_may_not_wait_is_refused_while_another_connection_writes(
+    storage: Storage,
+) -> None:
+    other = sqlite3.connect(storage.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(Busy), storage.transaction(wait=False):
+        pass
+    other.execute("COMMIT")
+    other.close()
+    with storage.transaction(wait=False) as conn:
+        conn.execute("UPDATE settings SET value = '7' WHERE key = 'retention_days'")
+    assert storage.setting("retention_days") == 7
+
+
+def test_a_transaction_that_may_not_wait_is_refused_while_another_thread_writes(
+    storage: Storage,
+) -> None:
+    refused: list[BaseException] = []
+
+    def try_to_write() -> None:
+        try:
+            with storage.transaction(wait=False):
+                pass
+        except Busy as exc:
+            refused.append(exc)
+
+    with storage.transaction():
+        attempt = threading.Thread(target=try_to_write)
+        attempt.start()
+        attempt.join()
+    assert len(refused) == 1
+    storage.store_event(storage.default_project().id, make_event())  # the lock was let go
 
 
 def test_search_by_level_tag_status_and_text(storage: Storage) -> None:

@@ -26,6 +26,7 @@ from tripwire.inbox.records import PreparedEvent, Project, StoredEvent, prepare
 __all__ = [
     "DEFAULT_PROJECT",
     "SCHEMA_VERSION",
+    "Busy",
     "Storage",
     "StorageError",
     "default_db_path",
@@ -34,6 +35,7 @@ __all__ = [
 DEFAULT_PROJECT = "default"
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_INTERVAL_S = 1.0
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (sqlite3 names them from 3.11)
 _MIGRATIONS = "tripwire.inbox.migrations"
 
 
@@ -51,6 +53,23 @@ SCHEMA_VERSION = max(version for version, _ in _migrations())
 
 class StorageError(Exception):
     """The database cannot be used (newer schema, unknown project...); says why."""
+
+
+class Busy(Exception):
+    """Another writer holds the database, and the caller chose not to wait."""
+
+
+def _begin_at_once(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        code: int = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF  # 3.11+
+        if code not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise
+        raise Busy("another process is writing") from None
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def default_db_path() -> Path:
@@ -107,17 +126,28 @@ class Storage:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on the writer connection; rolled back whole on any error."""
-        with self._write_lock:
+    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the writer connection; rolled back whole on any error.
+
+        With ``wait=False`` it raises ``Busy`` at once, instead of waiting, when another
+        thread of this process or another process is writing.
+        """
+        if not self._write_lock.acquire(blocking=wait):
+            raise Busy("another thread is writing")
+        try:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            if wait:
+                conn.execute("BEGIN IMMEDIATE")
+            else:
+                _begin_at_once(conn)
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        finally:
+            self._write_lock.release()
         self._wrote.set()
         if self._checkpointer is None:
             self._checkpointer = threading.Thread(
