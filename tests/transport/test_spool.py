@@ -182,7 +182,7 @@ def test_down_during_10000_captures_then_up_delivers_all_once(
     collector: Collector, make_transport: MakeTransport
 ) -> None:
     collector.down()
-    transport = make_transport()
+    transport = make_transport(shutdown_timeout=5)  # room to spool all at exit (DRAIN_SHARE)
     for number in range(10_000):
         transport.capture_envelope(event_envelope(f"outage {number}"))
     assert not transport.flush(5)  # unreachable: all of it waits on disk
@@ -319,3 +319,24 @@ def test_events_replayed_from_the_spool_arrive_exactly_as_they_were_encoded(
         event.get("message") or event["exception"]["values"][0]["value"].strip("'")
         for event in collector.events
     }
+
+
+@pytest.mark.parametrize("shutdown_timeout", [0.005, 30.0])
+def test_offline_the_inbox_holds_what_a_close_can_spool_within_shutdown_timeout(
+    collector: Collector, make_transport: MakeTransport, shutdown_timeout: float
+) -> None:
+    collector.down()
+    transport = make_transport(shutdown_timeout=shutdown_timeout, transport_queue_size=0)
+    transport.capture_envelope(event_envelope("goes offline"))
+    while not transport.worker.spooled_events:  # offline, and its pace measured
+        time.sleep(0.01)
+    for number in range(3000):
+        transport.capture_envelope(event_envelope(f"offline {number}"))
+    transport.close(60)
+
+    refused = transport.drops.totals().get((drops.QUEUE_OVERFLOW, "error"), 0)
+    assert refused + transport.worker.spooled_events == 3001
+    if shutdown_timeout < 1:
+        assert refused > 0  # a close could not have spooled them all in time
+    else:
+        assert refused == 0

@@ -42,6 +42,10 @@ INTAKE_WHILE_IN_FLIGHT = 2  # encoded while the server answers: more than one, t
 # modules list, added on the worker) and 1.34 to 1.53 for exceptions 3 to 25 frames deep.
 MEMORY_PER_JSON_BYTE = 1.0
 FIRST_JSON_BYTES_GUESS = 2048  # per envelope, until the worker has encoded some
+# Offline, the inbox holds at most what the worker encodes in this share of shutdown_timeout
+# (at the CPU time per envelope it measured), so a close spools it in time on a loaded
+# machine too. Wall-clock time would count the caller's turns with the GIL as well.
+DRAIN_SHARE = 0.25
 CALLBACK_AFTER_S = 0.1
 
 
@@ -124,6 +128,7 @@ class Worker:
             self._spool, self._counter, self._limits, self._reports, self._max_queue_bytes
         )
         self._json_bytes_per_envelope = 0.0  # a moving mean; 0 until the first intake
+        self._encode_s_per_envelope = 0.0  # likewise, CPU seconds of this thread
         self._inbox_limit = self._inbox_limit_for(self._json_bytes_per_envelope)
         self._mirroring = False
         self._is_starved = True  # nothing encoded to send: take in before sending
@@ -138,16 +143,21 @@ class Worker:
     def _inbox_limit_for(self, json_bytes: float) -> int:
         """How many envelopes fit in ``max_queue_bytes``, each estimated at its JSON size.
 
-        Offline, what the backlog leaves of it: a file's worth while the spool takes what is
-        encoded, half when it is full. The worker encodes for the spool more slowly than
-        the caller's thread captures (message events: about 55 us against 37 us of CPU, and
-        they share the GIL), so in a loop of captures this is the room that saves events.
+        Offline, what the backlog leaves of it (a file's worth while the spool takes what
+        is encoded, half when it is full), and no more than the worker encodes within
+        ``DRAIN_SHARE`` of ``shutdown_timeout``. The worker encodes for the spool more
+        slowly than the caller's thread captures (message events: about 55 us against 37 us
+        of CPU, and they share the GIL), so in a loop of captures this room saves events.
         """
         estimate = max(1.0, (json_bytes or FIRST_JSON_BYTES_GUESS) * MEMORY_PER_JSON_BYTE)
-        budget = self._max_queue_bytes
-        if self.backlog.offline:
-            budget = max(budget // 4, budget - self.backlog.queue_bytes)
-        return max(self._min_inbox, int(budget / estimate))
+        if not self.backlog.offline:
+            return max(self._min_inbox, int(self._max_queue_bytes / estimate))
+        budget = max(self._max_queue_bytes // 4, self._max_queue_bytes - self.backlog.queue_bytes)
+        limit = int(budget / estimate)
+        if self._encode_s_per_envelope:
+            drained = DRAIN_SHARE * self.shutdown_timeout / self._encode_s_per_envelope
+            limit = min(limit, int(drained))
+        return max(self._min_inbox, limit)
 
     def reset_in_child(self) -> None:
         """After a fork: the parent delivers what it queued; the child starts empty."""
@@ -376,11 +386,15 @@ class Worker:
         taken: list[Envelope] = []
         while self._inbox and len(taken) < chunk:
             taken.append(self._inbox.popleft())
+        started = time.thread_time()
         fresh = self._encode_all(taken)
         if fresh:
             mean = sum(len(outbound.body) for outbound in fresh) / len(fresh)
             previous = self._json_bytes_per_envelope or mean
             self._json_bytes_per_envelope = previous + (mean - previous) * 0.25
+            seconds = (time.thread_time() - started) / len(fresh)
+            previous = self._encode_s_per_envelope or seconds
+            self._encode_s_per_envelope = previous + (seconds - previous) * 0.25
         if self._sender.has_destination:
             self.backlog.add(fresh)
         else:
