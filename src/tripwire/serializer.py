@@ -293,17 +293,22 @@ def frames_untouched(layers: Iterable[Scope]) -> bool:
     still as built when the event reaches the serializer."""
     try:
         for layer in layers:
-            if not all(map(_is_own, layer._event_processors)):
+            for processor in layer._event_processors:
+                if not _is_own(processor):
+                    return False
+            for processor, _ in layer._error_processors:
+                if not _is_own(processor):
+                    return False
+        for processor in global_event_processors():
+            if not _is_own(processor):
                 return False
-            if not all(_is_own(processor) for processor, _ in layer._error_processors):
-                return False
-        return all(map(_is_own, global_event_processors()))
     except Exception:  # a hostile processor's __module__, say: check the frames
         return False
+    return True
 
 
 def _is_own(processor: object) -> bool:
-    module = getattr(processor, "__module__", None)
+    module = processor.__module__
     return type(module) is str and module.startswith("tripwire.")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tripwire import active
 from tripwire.safe_repr import PendingRepr, safe_reprs
 
 if TYPE_CHECKING:
@@ -42,21 +43,19 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
         or options.custom_repr is not None
     ):
         return False
-    from tripwire.active import global_event_processors
-
     try:
         for layer in layers:
             if layer._error_processors:
                 return False
-            if not all(map(_ignores_frames, layer._event_processors)):
+            for processor in layer._event_processors:
+                if processor.__module__ not in FRAME_BLIND_MODULES:
+                    return False
+        for processor in active.global_event_processors():
+            if processor.__module__ not in FRAME_BLIND_MODULES:
                 return False
-        return all(map(_ignores_frames, global_event_processors()))
-    except Exception:  # a hostile processor's __module__: take every repr now
+    except Exception:  # no __module__, or a hostile one: take every repr now
         return False
-
-
-def _ignores_frames(processor: object) -> bool:
-    return getattr(processor, "__module__", None) in FRAME_BLIND_MODULES
+    return True
 
 
 def finish_reprs(event: dict[str, Any]) -> None:
