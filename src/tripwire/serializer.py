@@ -296,8 +296,8 @@ def frames_untouched(layers: Iterable[Scope]) -> bool:
             for processor in layer._event_processors:
                 if not _is_own(processor):
                     return False
-            for processor, _ in layer._error_processors:
-                if not _is_own(processor):
+            for error_processor, _ in layer._error_processors:
+                if not _is_own(error_processor):
                     return False
         for processor in global_event_processors():
             if not _is_own(processor):
