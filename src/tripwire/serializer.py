@@ -16,7 +16,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from tripwire.interfaces import (
     convert_stacktrace,
     convert_thread,
     convert_values,
+    is_mapping,
 )
 from tripwire.meta import merge_meta
 from tripwire.options import Options
@@ -144,7 +145,7 @@ _USER_FIELDS: dict[str, Callable[[object], bool]] = {
 
 
 def _tags(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     tags: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -169,7 +170,7 @@ def _tags(value: object, converter: Converter, options: Options) -> object:
 
 
 def _contexts(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     contexts: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -192,7 +193,7 @@ def _contexts(value: object, converter: Converter, options: Options) -> object:
 
 
 def _request(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return None
     request: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -208,7 +209,7 @@ def _request(value: object, converter: Converter, options: Options) -> object:
 
 
 def _logentry(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {"formatted": converter.value(value, 0)}
     entry: dict[str, object] = {}
     meta: dict[str, Any] = {}

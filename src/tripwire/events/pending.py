@@ -73,12 +73,12 @@ def finish_reprs(event: dict[str, Any]) -> None:
             ]
             if not pending:
                 continue
+            # One safe_reprs call per frame: its locals share one max_length.
+            by_length: dict[int, list[tuple[str, object]]] = {}
             for name, value in pending:
-                try:
-                    text = safe_reprs(((name, value.value),), value.max_length)[name]
-                except Exception:  # unreachable: safe_reprs never raises; keep the event valid
-                    text = "<broken repr>"
-                variables[name] = text
+                by_length.setdefault(value.max_length, []).append((name, value.value))
+            for max_length, pairs in by_length.items():
+                variables.update(safe_reprs(pairs, max_length))  # never raises
 
 
 def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
