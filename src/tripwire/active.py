@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
-from tripwire.scope import Scope, ScopeType
+from tripwire.scope import _EXTRAS, _TAGS, Scope, ScopeType, as_text
 from tripwire.types import EventProcessor
 
 if TYPE_CHECKING:
@@ -98,8 +98,12 @@ def activate(isolation: Scope, current: Scope) -> Tokens:
 
 
 def deactivate(tokens: Tokens) -> None:
-    _reset(_current_scope, tokens[1])
-    _reset(_isolation_scope, tokens[0])
+    try:
+        _current_scope.reset(tokens[1])
+        _isolation_scope.reset(tokens[0])
+    except ValueError:  # exited in another context: reset what can be, one at a time
+        _reset(_current_scope, tokens[1])
+        _reset(_isolation_scope, tokens[0])
 
 
 class _ScopeBlock:
@@ -180,26 +184,41 @@ def capture_layers(
 
 def _scope_from_kwargs(kwargs: dict[str, Any]) -> Scope:
     # scopes-and-options.md §3: accept `extra=` as an alias of `extras=`; an unknown keyword
-    # is logged and ignored rather than losing the event.
+    # is logged and ignored rather than losing the event. The layer is seen by no other
+    # thread: its dicts are built in one step and owned, with no copy-on-write bookkeeping.
     layer = Scope()
     for key, value in kwargs.items():
         if key == "tags":
-            layer.set_tags(value)
-        elif key in ("extra", "extras") and isinstance(value, Mapping):
-            for name, item in value.items():
-                layer.set_extra(name, item)
-        elif key == "contexts" and isinstance(value, Mapping):
+            if type(value) is dict or isinstance(value, Mapping):
+                layer._tags = _merged(layer._tags, value)
+                layer._shared &= ~_TAGS
+            else:
+                layer.set_tags(value)  # logs what it got
+        elif key in ("extra", "extras") and (type(value) is dict or isinstance(value, Mapping)):
+            layer._extras = _merged(layer._extras, value)
+            layer._shared &= ~_EXTRAS
+        elif key == "contexts" and (type(value) is dict or isinstance(value, Mapping)):
             for name, item in value.items():
                 layer.set_context(name, item)
         elif key == "user":
             layer.set_user(value)
         elif key == "level":
-            layer.set_level(value)
+            layer._level = value
         elif key == "fingerprint" and isinstance(value, (list, tuple)):
             layer.fingerprint = list(value)
         elif key != "attributes":
             logger.warning("ignoring unknown capture keyword %r", key)
     return layer
+
+
+def _merged(current: dict[str, object], given: Mapping[Any, object]) -> dict[str, object]:
+    """A new dict: ``current`` updated with ``given``, keys as text (usually they are)."""
+    merged = dict(given)
+    for key in merged:
+        if type(key) is not str:
+            merged = {as_text(key): item for key, item in given.items()}
+            break
+    return {**current, **merged} if current else merged
 
 
 def add_global_event_processor(processor: EventProcessor) -> EventProcessor:

@@ -5,12 +5,19 @@ capture kwargs < the event's own values (scopes-and-options.md §3, with its Not
 explicit values win, breadcrumbs merge in order and are re-capped, and the processors of a
 scope passed as ``scope=`` run). Nested values are copied on the way in, so a fork and its
 parent never share a dict that either of them mutates.
+
+Forks copy on write: a fork shares its parent's containers, both are marked, and whichever
+side writes first copies the container it writes (a request that never writes to its scopes
+pays one allocation per fork). New scopes share one set of empty containers the same way.
+A scope is written by the thread or task it belongs to; when two threads make the first
+write to one scope at once, both writes land in the same copy.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +39,17 @@ _TAGS, _EXTRAS, _CONTEXTS, _CRUMBS, _PROCESSORS, _ERROR_PROCESSORS, _ATTACHMENTS
     1, 2, 4, 8, 16, 32, 64
 )  # fmt: skip
 _ALL = 127
+# The containers of a new or cleared scope, never written: every scope holding one has its bit
+# set in `_shared`, so its first write copies it (`_own`).
+_EMPTY_TAGS: dict[str, object] = {}
+_EMPTY_CONTEXTS: dict[str, dict[str, object]] = {}
+_EMPTY_RING = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
+_EMPTY_PROCESSORS: list[EventProcessor] = []
+_EMPTY_ERROR_PROCESSORS: list[tuple[ErrorProcessor, type[BaseException] | None]] = []
+_EMPTY_ATTACHMENTS: list[dict[str, Any]] = []
+# Held while a scope copies a shared container, so that two threads making the first write to
+# one scope at once both write into the same copy (none of their writes is lost).
+_own_lock = threading.Lock()
 
 
 def as_text(value: object) -> str:
@@ -125,7 +143,9 @@ class Scope:
         """A copy whose changes never reach this scope (nor this scope's to it).
 
         O(1): both scopes share their containers until either one writes (copy on write),
-        so opening a scope per request costs no copying.
+        so opening a scope per request costs no copying. The containers are read before the
+        sharing is marked: a thread that makes the first write to this scope at the same time
+        keeps its copy to itself (``_own``).
         """
         forked = Scope.__new__(Scope)
         forked._type = self._type
@@ -147,23 +167,39 @@ class Scope:
         forked._shared = self._shared = _ALL
         return forked
 
+    def _fork_for_request(self, processor: EventProcessor) -> Scope:
+        """``fork()`` plus ``processor`` and minus this scope's breadcrumbs, in one step: what
+        a web request's isolation scope starts with."""
+        forked = self.fork()
+        forked._event_processors = [*self._event_processors, processor]
+        forked._breadcrumbs = _EMPTY_RING
+        forked._shared = _ALL & ~_PROCESSORS  # no other thread has seen the fork yet
+        return forked
+
     def _own(self, part: int) -> None:
-        """Copy a container shared with a fork before the first write to it."""
-        if part == _TAGS:
-            self._tags = dict(self._tags)
-        elif part == _EXTRAS:
-            self._extras = dict(self._extras)
-        elif part == _CONTEXTS:
-            self._contexts = dict(self._contexts)
-        elif part == _CRUMBS:
-            self._breadcrumbs = self._breadcrumbs.copy()
-        elif part == _PROCESSORS:
-            self._event_processors = list(self._event_processors)
-        elif part == _ERROR_PROCESSORS:
-            self._error_processors = list(self._error_processors)
-        else:
-            self._attachments = list(self._attachments)
-        self._shared &= ~part
+        """Copy a container shared with a fork before the first write to it.
+
+        The copy is published before the bit is cleared, under a lock: a thread that finds
+        the bit clear finds the copy too, and two first writers share one copy.
+        """
+        with _own_lock:
+            if not self._shared & part:
+                return  # another thread copied it meanwhile
+            if part == _TAGS:
+                self._tags = dict(self._tags)
+            elif part == _EXTRAS:
+                self._extras = dict(self._extras)
+            elif part == _CONTEXTS:
+                self._contexts = dict(self._contexts)
+            elif part == _CRUMBS:
+                self._breadcrumbs = self._breadcrumbs.copy()
+            elif part == _PROCESSORS:
+                self._event_processors = list(self._event_processors)
+            elif part == _ERROR_PROCESSORS:
+                self._error_processors = list(self._error_processors)
+            else:
+                self._attachments = list(self._attachments)
+            self._shared &= ~part
 
     def _append_breadcrumb(self, crumb: dict[str, Any], limit: int) -> None:
         if self._shared & _CRUMBS:
@@ -179,19 +215,22 @@ class Scope:
 
     def clear(self) -> None:
         """Remove all data (the client and the last event id stay)."""
-        self._tags = {}
-        self._extras = {}
-        self._contexts = {}
+        # The empty containers are shared by every new or cleared scope (a scope is made per
+        # thread, task and capture with kwargs): marked shared, the first write copies one.
+        self._tags = _EMPTY_TAGS
+        self._extras = _EMPTY_TAGS
+        self._contexts = _EMPTY_CONTEXTS
         self._user = None
         self._level = None
         self._fingerprint = None
         self._transaction = None
-        self._transaction_info = {}
-        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
-        self._event_processors = []
-        self._error_processors = []
-        self._attachments = []
-        self._shared = 0
+        self._transaction_info = _EMPTY_TAGS
+        self._breadcrumbs = _EMPTY_RING
+        self._event_processors = _EMPTY_PROCESSORS
+        self._error_processors = _EMPTY_ERROR_PROCESSORS
+        self._attachments = _EMPTY_ATTACHMENTS
+        # Never a bit cleared here: that could undo a fork's mark made by another thread.
+        self._shared = _ALL
 
     def set_tag(self, key: str, value: object) -> None:
         if self._shared & _TAGS:
@@ -199,7 +238,7 @@ class Scope:
         self._tags[as_text(key)] = value
 
     def set_tags(self, tags: dict[str, object]) -> None:
-        if not isinstance(tags, Mapping):
+        if not (type(tags) is dict or isinstance(tags, Mapping)):
             logger.warning("set_tags takes a dict, got %s", type(tags).__name__)
             return
         if self._shared & _TAGS:
@@ -223,7 +262,7 @@ class Scope:
         self._extras.pop(key, None)
 
     def set_context(self, key: str, value: dict[str, object]) -> None:
-        if not isinstance(value, Mapping):
+        if not (type(value) is dict or isinstance(value, Mapping)):
             logger.warning("set_context takes a dict, got %s", type(value).__name__)
             return
         if self._shared & _CONTEXTS:
@@ -236,7 +275,7 @@ class Scope:
         self._contexts.pop(key, None)
 
     def set_user(self, value: dict[str, object] | None) -> None:
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and not (type(value) is dict or isinstance(value, Mapping)):
             logger.warning("set_user takes a dict or None, got %s", type(value).__name__)
             return
         self._user = None if value is None else dict(value)
@@ -309,8 +348,9 @@ class Scope:
         )
 
     def clear_breadcrumbs(self) -> None:
-        self._breadcrumbs = BreadcrumbRing(DEFAULT_MAX_BREADCRUMBS)
-        self._shared &= ~_CRUMBS
+        # The sharing bit is left set (see clear()): the next crumb copies the empty ring.
+        self._breadcrumbs = _EMPTY_RING
+        self._shared |= _CRUMBS
 
     def add_event_processor(self, func: EventProcessor) -> None:
         """Run ``func(event, hint)`` on each event of this scope; None drops the event."""

@@ -28,6 +28,7 @@ from tripwire.converter import (
     Converter,
     is_flat,
 )
+from tripwire.events.pending import finish_reprs
 from tripwire.interfaces import (
     convert_crumb,
     convert_exception,
@@ -320,6 +321,8 @@ def serialize_event(event: Event, options: Options, layers: Iterable[Scope] | No
     converter = Converter(options.max_value_length, options.custom_repr)
     if layers is not None and options.max_value_length is None:
         converter.own_frames = frames_untouched(layers)
+    if not converter.own_frames:
+        finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():

@@ -323,15 +323,12 @@ class RequestState:
         ``process`` as an event processor and no breadcrumbs; ``leave()`` restores them.
 
         Runs once per request, so it avoids what a ``with isolation_scope()`` block costs on
-        top of the two forks: the block object, and a new breadcrumb ring when the server's
-        context has none to leave behind. No reference cycle: the request's objects are freed
-        when it ends, not at the next garbage collection.
+        top of the two forks (which copy nothing until written): the block object, and a
+        copy of the processor list and a breadcrumb ring made by separate calls. No
+        reference cycle: the request's objects are freed when it ends, not at the next
+        garbage collection.
         """
-        isolation = get_isolation_scope().fork()
-        crumbs = isolation._breadcrumbs
-        if crumbs.items or crumbs.evicted:
-            isolation.clear_breadcrumbs()
-        isolation.add_event_processor(self.process)  # the scope holds us, not the reverse
+        isolation = get_isolation_scope()._fork_for_request(self.process)
         self._tokens = activate(isolation, get_current_scope().fork())
         return isolation
 
