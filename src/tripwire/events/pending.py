@@ -16,7 +16,7 @@ frames itself finishes them first too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tripwire import active
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tripwire.options import Options
     from tripwire.scope import Scope
 
-__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "reprs_may_wait"]
+__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "may_hold_frames", "reprs_may_wait"]
 
 # Modules whose event processors never read frames: events they see may hold pending reprs.
 FRAME_BLIND_MODULES = frozenset({"tripwire.integrations.dedupe", "tripwire.integrations.argv"})
@@ -56,6 +56,11 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
     except Exception:  # no __module__, or a hostile one: take every repr now
         return False
     return True
+
+
+def may_hold_frames(event: Mapping[str, Any]) -> bool:
+    """False for an event without stack traces (a message): nothing to finish."""
+    return "exception" in event or "threads" in event or "stacktrace" in event
 
 
 def finish_reprs(event: dict[str, Any]) -> None:
