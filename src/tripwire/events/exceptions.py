@@ -178,10 +178,21 @@ def _attribute(exc: BaseException, name: str) -> object:
 
 
 def _errno(exc: BaseException) -> int | None:
-    is_os_error = issubclass(type(exc), OSError)
-    # Another class's own errno attribute is found as getattr(exc, "errno") would.
-    errno = _OS_ERRNO.__get__(exc) if is_os_error else _attribute(exc, "errno")
+    cls = type(exc)
+    if issubclass(cls, OSError):
+        errno = _OS_ERRNO.__get__(exc)
+    elif "errno" in _slot(exc, "__dict__") or _class_defines(cls, "errno"):
+        # Another class's own errno attribute is found as getattr(exc, "errno") would.
+        errno = _attribute(exc, "errno")
+    else:  # the common case, without raising and catching an AttributeError
+        return None
     return errno if type(errno) is int else None
+
+
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether ``name`` is in the namespace of ``cls`` or a class it inherits from."""
+    class_dict = _TYPE_SLOTS["__dict__"]
+    return any(name in class_dict.__get__(base) for base in _TYPE_SLOTS["__mro__"].__get__(cls))
 
 
 def _exception_value(
