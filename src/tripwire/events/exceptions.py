@@ -25,6 +25,7 @@ from tripwire.types import Event, ExcInfo, Hint
 __all__ = [
     "MAX_EXCEPTIONS",
     "MAX_NOTES",
+    "ExceptionList",
     "event_from_exception",
     "exc_info_from_error",
     "exceptions_from_error",
@@ -39,6 +40,15 @@ _BUILTIN_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGro
 _EXCEPTION_SLOTS: dict[str, Any] = dict(vars(BaseException))
 _TYPE_SLOTS: dict[str, Any] = dict(vars(type))
 _OS_ERRNO: Any = vars(OSError)["errno"]
+
+
+class ExceptionList(list[dict[str, Any]]):
+    """Exception values as built here: ``type``, ``value`` and ``module`` plain strings, a
+    ``mechanism`` of JSON values and a stack trace from events/frames.py. The serializer copies
+    them without a walk when no code outside tripwire saw the event."""
+
+    __slots__ = ()
+
 
 # (exception, parent_id, source) waiting to be emitted
 _Pending = tuple[BaseException, int | None, str | None]
@@ -98,7 +108,7 @@ def exceptions_from_error(
     """
     base = dict(mechanism) if mechanism else {"type": "generic", "handled": True}
     groups = _group_types()
-    values: list[dict[str, Any]] = []
+    values = ExceptionList()
     emitted: set[int] = set()
     pending: list[_Pending] = [(error, None, None)]
     while pending and len(values) < MAX_EXCEPTIONS:

@@ -91,7 +91,7 @@ def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
     for key in ("exception", "threads"):
         container = event.get(key)
         values = container.get("values") if type(container) is dict else None
-        if type(values) is list:
+        if isinstance(values, list):
             stacktraces.extend(value.get("stacktrace") for value in values if type(value) is dict)
     for stacktrace in stacktraces:
         frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
