@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tripwire import active
 from tripwire.safe_repr import PendingRepr, safe_reprs
 
 if TYPE_CHECKING:
@@ -42,21 +43,19 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
         or options.custom_repr is not None
     ):
         return False
-    from tripwire.active import global_event_processors
-
     try:
         for layer in layers:
             if layer._error_processors:
                 return False
-            if not all(map(_ignores_frames, layer._event_processors)):
+            for processor in layer._event_processors:
+                if processor.__module__ not in FRAME_BLIND_MODULES:
+                    return False
+        for processor in active.global_event_processors():
+            if processor.__module__ not in FRAME_BLIND_MODULES:
                 return False
-        return all(map(_ignores_frames, global_event_processors()))
-    except Exception:  # a hostile processor's __module__: take every repr now
+    except Exception:  # no __module__, or a hostile one: take every repr now
         return False
-
-
-def _ignores_frames(processor: object) -> bool:
-    return getattr(processor, "__module__", None) in FRAME_BLIND_MODULES
+    return True
 
 
 def finish_reprs(event: dict[str, Any]) -> None:
@@ -74,12 +73,12 @@ def finish_reprs(event: dict[str, Any]) -> None:
             ]
             if not pending:
                 continue
+            # One safe_reprs call per frame: its locals share one max_length.
+            by_length: dict[int, list[tuple[str, object]]] = {}
             for name, value in pending:
-                try:
-                    text = safe_reprs(((name, value.value),), value.max_length)[name]
-                except Exception:  # unreachable: safe_reprs never raises; keep the event valid
-                    text = "<broken repr>"
-                variables[name] = text
+                by_length.setdefault(value.max_length, []).append((name, value.value))
+            for max_length, pairs in by_length.items():
+                variables.update(safe_reprs(pairs, max_length))  # never raises
 
 
 def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
