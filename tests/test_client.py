@@ -30,6 +30,7 @@ class RecordingScrubber(EventScrubber):
 def test_the_worker_steps_are_the_ones_after_serialize() -> None:
     assert PIPELINE[WORKER_STEPS_FROM - 1] is serialize
     assert [step.__name__ for step in PIPELINE[WORKER_STEPS_FROM:]] == [
+        "finish_reprs",
         "scrub",
         "add_process_data",
         "run_before_send",

@@ -30,6 +30,8 @@ from tripwire.pipeline import (
     attach_stacktrace,
     drop_ignored_errors,
     fill_defaults,
+    finish_reprs,
+    finish_reprs_now,
     mark_in_app,
     run_before_send,
     run_error_processors,
@@ -51,6 +53,7 @@ Step = Callable[[Event, Capture], Event | Drop]
 
 PIPELINE: tuple[Step, ...] = (
     drop_ignored_errors,
+    finish_reprs_now,  # before the first callback that may read the event (events/pending.py)
     sample,  # early, so a sampled-out event costs no merge and no callbacks
     apply_scope,
     run_error_processors,
@@ -59,6 +62,7 @@ PIPELINE: tuple[Step, ...] = (
     fill_defaults,
     mark_in_app,
     serialize,
+    finish_reprs,  # the reprs of locals the caller left for the worker
     scrub,
     add_process_data,  # after serialize and scrub: built by us, nothing to convert or hide
     run_before_send,

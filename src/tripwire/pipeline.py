@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tripwire import drops, serializer
 from tripwire.active import global_event_processors
 from tripwire.breadcrumbs import merge_breadcrumbs
-from tripwire.events import contexts, frames
+from tripwire.events import contexts, frames, pending
 from tripwire.integrations.modules import add_modules
 from tripwire.options import Options
 from tripwire.scope import Scope
@@ -38,6 +38,8 @@ __all__ = [
     "attach_stacktrace",
     "drop_ignored_errors",
     "fill_defaults",
+    "finish_reprs",
+    "finish_reprs_now",
     "mark_in_app",
     "run_before_send",
     "run_error_processors",
@@ -82,6 +84,20 @@ def drop_ignored_errors(event: Event, capture: Capture) -> Event | Drop:
                 return Drop(drops.EVENT_PROCESSOR)
         elif issubclass(exc_type, item):
             return Drop(drops.EVENT_PROCESSOR)
+    return event
+
+
+def finish_reprs_now(event: Event, capture: Capture) -> Event:
+    """Reprs of locals left for the worker are made now if a callback outside tripwire will
+    read the event first (``error_sampler``, a processor; events/pending.py)."""
+    if not pending.reprs_may_wait(capture.options, capture.layers):
+        pending.finish_reprs(event)  # type: ignore[arg-type]
+    return event
+
+
+def finish_reprs(event: Event, capture: Capture) -> Event:
+    """The reprs of locals left for the worker (events/pending.py), before anything reads them."""
+    pending.finish_reprs(event)  # type: ignore[arg-type]
     return event
 
 

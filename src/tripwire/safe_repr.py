@@ -21,15 +21,17 @@ from tripwire.repr_size import (
     FAST_CONTAINERS,
     FIXED_SIZE,
     MAX_DEPTH,
+    MAX_FAST_ITEMS,
     SHORT,
     column_estimate,
     estimate,
 )
-from tripwire.secret_names import FILTERED, is_safe_name, names_are_safe
+from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "MAX_DEPTH",
+    "PendingRepr",
     "safe_repr",
     "safe_reprs",
     "safe_str",
@@ -50,6 +52,28 @@ _MAX_CACHED_CLASSES = 1024
 _class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
 _PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
+# Items of a container whose repr may wait (events/pending.py): immutable, with short reprs.
+_SCALARS = frozenset({int, float, bool, type(None), complex})
+_TEXTS = frozenset({str})
+_CUT_FIRST = ATOMS | {bytearray}
+_MIN_LATE_TEXT = 64  # shorter strings are repr'd at once: cheaper than keeping them
+
+
+class PendingRepr(tuple[object, int]):
+    """A local's repr to be made later (events/pending.py): ``(value, max_length)``, where
+    ``value`` is an immutable snapshot (a string, or a copy of a small container of numbers
+    or short strings) that ``safe_reprs(..., max_length)`` turns into the text the caller
+    would have made. A tuple: made at C speed, thousands per capture."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> object:
+        return self[0]
+
+    @property
+    def max_length(self) -> int:
+        return self[1]
 
 
 class _Shape(NamedTuple):
@@ -133,36 +157,86 @@ def safe_reprs(
     pairs: Iterable[tuple[str, object]],
     max_length: int = DEFAULT_MAX_LENGTH,
     custom_repr: Callable[[object], str | None] | None = None,
-) -> dict[str, str]:
+    later: bool = False,
+) -> dict[str, Any]:
     """``{name: safe_repr(value, max_length, custom_repr)}`` for ``pairs``. Never raises.
 
     For frame locals, thousands per capture: ints, strs and small builtin containers, the
-    common values, are repr'd here without a ``safe_repr`` call each.
+    common values, are repr'd here without a ``safe_repr`` call each. With ``later``, long
+    strings and small flat containers of numbers or short strings become a ``PendingRepr``
+    of an immutable snapshot instead (events/pending.py makes their text on the worker).
     """
     if custom_repr is not None or max_length < _MIN_INLINE_LENGTH:
         return {name: safe_repr(value, max_length, custom_repr) for name, value in pairs}
     limit = max_length * _FAST_FACTOR
-    reprs: dict[str, str] = {}
+    reprs: dict[str, Any] = {}
     for name, value in pairs:
         kind = type(value)
-        text: str | None = None
-        if (kind is int and -_BIG_INT < value < _BIG_INT) or value is None or kind is bool:  # type: ignore[operator]
-            text = repr(value)
-        elif kind is str:
+        if later and (kind is list or kind is dict or kind is tuple or kind is str):
+            pending = _snapshot(value, kind, max_length, limit)
+            if pending is not None:
+                reprs[name] = pending
+                continue
+        if kind is str:
             text = repr(value) if len(value) < max_length else repr(value[:max_length])  # type: ignore[arg-type, index]
+        elif kind is int:
+            big = not -_BIG_INT < value < _BIG_INT  # type: ignore[operator]
+            text = safe_repr(value, max_length) if big else repr(value)
+        elif value is None or kind is bool or kind is float:
+            text = repr(value)
         elif kind is list or kind is dict or kind is tuple:  # identity: no metaclass __hash__
             try:
-                if estimate(value, kind, 0, limit) >= 0:  # type: ignore[arg-type]
-                    text = repr(value)
+                fits = estimate(value, kind, 0, limit) >= 0  # type: ignore[arg-type]
             except Exception:  # a hostile item (a str subclass's __repr__, say): walk
-                text = None
-        if text is None:
-            reprs[name] = safe_repr(value, max_length)
-        elif len(text) <= max_length:
-            reprs[name] = text
+                fits = False
+            text = repr(value) if fits else safe_repr(value, max_length)
         else:
-            reprs[name] = text[: max_length - 3] + _ELLIPSIS
+            try:  # bytes and the like are cut before their repr: left to safe_repr
+                traits = None if kind in _CUT_FIRST else _class_traits.get(kind)
+            except Exception:  # a metaclass's __hash__: safe_repr names it broken
+                traits = None
+            if traits is None or traits[0] is not None or traits[1] is not None:
+                text = safe_repr(value, max_length)
+            else:  # an object with its own __repr__, asked once, as safe_repr would
+                try:
+                    text = repr(value)
+                except Exception:
+                    text = _broken(value)
+                else:
+                    if type(text) is not str or not text.isascii():
+                        text = _object_text(value, text)
+        reprs[name] = text if len(text) <= max_length else text[: max_length - 3] + _ELLIPSIS
     return reprs
+
+
+def _snapshot(value: Any, kind: type, max_length: int, limit: int) -> PendingRepr | None:
+    """An immutable snapshot of ``value`` whose repr may wait, or None to repr it now.
+
+    Only exact builtin types are looked at (``set(map(type, ...))`` runs no application
+    code), sizes are bounded so the copy is cheap, and strings in containers must be short
+    in total, so a snapshot never holds on to much memory.
+    """
+    if kind is str:
+        if len(value) < _MIN_LATE_TEXT:
+            return None
+        return PendingRepr((value if len(value) < max_length else value[:max_length], max_length))
+    size = len(value)
+    if size == 0 or size > MAX_FAST_ITEMS:
+        return None
+    if kind is dict:
+        kinds = set(map(type, value.values()))  # first: nested containers fail here
+        if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value.values())) <= limit)):
+            return None
+        if set(map(type, value)) != _TEXTS:
+            return None
+        # Names known safe are short (secret_names): most dicts skip the sum of lengths.
+        if not KNOWN_SAFE_NAMES.issuperset(value) and sum(map(len, value)) > limit:
+            return None
+        return PendingRepr((dict(value), max_length))
+    kinds = set(map(type, value))
+    if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value)) <= limit)):
+        return None
+    return PendingRepr((value if kind is tuple else list(value), max_length))
 
 
 def safe_str(value: object) -> str:
@@ -238,6 +312,11 @@ def _object_repr(value: object, hook: Callable[[Any], object] | None) -> str:
         text = repr(value) if hook is None else hook(value)
     except Exception:  # includes RecursionError from a __repr__ that calls itself
         return _broken(value)
+    return _object_text(value, text)
+
+
+def _object_text(value: object, text: object) -> str:
+    """What ``value``'s ``__repr__`` returned, as a plain str without lone surrogates."""
     if type(text) is not str:
         if not isinstance(text, str):
             return _broken(value)

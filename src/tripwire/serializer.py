@@ -16,7 +16,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,14 @@ from tripwire.converter import (
     Converter,
     is_flat,
 )
+from tripwire.events.pending import finish_reprs
 from tripwire.interfaces import (
     convert_crumb,
     convert_exception,
     convert_stacktrace,
     convert_thread,
     convert_values,
+    is_mapping,
 )
 from tripwire.meta import merge_meta
 from tripwire.options import Options
@@ -143,7 +145,7 @@ _USER_FIELDS: dict[str, Callable[[object], bool]] = {
 
 
 def _tags(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     tags: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -168,7 +170,7 @@ def _tags(value: object, converter: Converter, options: Options) -> object:
 
 
 def _contexts(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     contexts: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -191,7 +193,7 @@ def _contexts(value: object, converter: Converter, options: Options) -> object:
 
 
 def _request(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return None
     request: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -207,7 +209,7 @@ def _request(value: object, converter: Converter, options: Options) -> object:
 
 
 def _logentry(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {"formatted": converter.value(value, 0)}
     entry: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -292,17 +294,22 @@ def frames_untouched(layers: Iterable[Scope]) -> bool:
     still as built when the event reaches the serializer."""
     try:
         for layer in layers:
-            if not all(map(_is_own, layer._event_processors)):
+            for processor in layer._event_processors:
+                if not _is_own(processor):
+                    return False
+            for error_processor, _ in layer._error_processors:
+                if not _is_own(error_processor):
+                    return False
+        for processor in global_event_processors():
+            if not _is_own(processor):
                 return False
-            if not all(_is_own(processor) for processor, _ in layer._error_processors):
-                return False
-        return all(map(_is_own, global_event_processors()))
     except Exception:  # a hostile processor's __module__, say: check the frames
         return False
+    return True
 
 
 def _is_own(processor: object) -> bool:
-    module = getattr(processor, "__module__", None)
+    module = processor.__module__
     return type(module) is str and module.startswith("tripwire.")
 
 
@@ -320,6 +327,8 @@ def serialize_event(event: Event, options: Options, layers: Iterable[Scope] | No
     converter = Converter(options.max_value_length, options.custom_repr)
     if layers is not None and options.max_value_length is None:
         converter.own_frames = frames_untouched(layers)
+    if not converter.own_frames:
+        finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():

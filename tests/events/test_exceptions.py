@@ -17,6 +17,7 @@ from tripwire.events.exceptions import (
     exc_info_from_error,
     exceptions_from_error,
 )
+from tripwire.events.pending import finish_reprs
 from tripwire.options import Options
 
 OPTIONS = Options(project_root="/nowhere", include_local_variables=False)
@@ -325,6 +326,7 @@ def test_event_from_exception_builds_an_error_event_and_hint(
     assert (ConnectionRefusedError, error, error.__traceback__) == hint["exc_info"]
     frames = value["stacktrace"]["frames"]
     assert frames[-1]["in_app"] is True
+    finish_reprs(event)  # type: ignore[arg-type]  # the worker's step
     assert frames[-1]["vars"]["token"] == "'tttttttttt'"
     normalized = assert_valid_event({**wrap(event["exception"]["values"])})
     assert normalized["exception"]["values"][0]["type"] == "ConnectionRefusedError"

@@ -23,7 +23,9 @@ from tripwire.events.frames import (
     stacktrace_from_stack,
     stacktrace_from_traceback,
 )
+from tripwire.events.pending import finish_reprs
 from tripwire.options import Options
+from tripwire.safe_repr import PendingRepr
 from tripwire.serializer import serialize_event
 
 
@@ -126,6 +128,8 @@ def test_context_lines_are_cut_to_max_value_length(shop: ModuleType, tmp_path: P
 
 def test_locals_are_bounded_reprs(shop: ModuleType, tmp_path: Path) -> None:
     frame = frames_from_traceback(traceback_of(shop.pay, 5), options_for(tmp_path))[-1]
+    assert type(frame["vars"]["limits"]) is PendingRepr  # a list of ints: made on the worker
+    finish_reprs(as_event([frame]))
     assert frame["vars"]["token"] == "'tttttttttt'"
     assert frame["vars"]["amount"] == "5"
     assert frame["vars"]["limits"].startswith("[0, 1, 2")
@@ -289,7 +293,9 @@ def test_stack_source_context_can_be_forced_on(shop: ModuleType, tmp_path: Path)
 
 def test_frames_pass_relay(shop: ModuleType, tmp_path: Path) -> None:
     frames = frames_from_traceback(traceback_of(shop.deep, 3), options_for(tmp_path))
-    normalized = assert_valid_event(as_event(frames))
+    event = as_event(frames)
+    finish_reprs(event)
+    normalized = assert_valid_event(event)
     assert len(normalized["exception"]["values"][0]["stacktrace"]["frames"]) == 7
 
 

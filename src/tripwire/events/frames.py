@@ -18,6 +18,7 @@ from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
 from tripwire.events.in_app import is_in_app, mark_in_app, rules_for
+from tripwire.events.pending import reprs_may_wait
 from tripwire.events.source import CONTEXT_LINES, Context, context_of
 from tripwire.options import Options
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, safe_repr, safe_reprs, without_surrogates
@@ -177,19 +178,31 @@ def _length(tb: TracebackType | None) -> int:
 
 
 def _whole_traceback(tb: TracebackType | None, options: Options) -> dict[str, Any] | None:
-    rules, source, max_repr = (
+    rules, source, max_repr, later = (
         _rules_for(options),
         options.include_source_context,
         _max_repr(options),
+        _reprs_may_wait(options),
     )
     frames = FrameList()
     while tb is not None:
         frame = tb.tb_frame
         code = _code_of(frame, rules)
         if not code.is_tripwire and not (code.may_hide and _hides(frame)):
-            frames.append(_snapshot(frame, tb, code, options, source, max_repr))
+            frames.append(_snapshot(frame, tb, code, options, source, max_repr, later))
         tb = tb.tb_next
     return {"frames": frames} if frames else None
+
+
+def _reprs_may_wait(options: Options) -> bool:
+    """Whether reprs of locals may be finished on the worker (events/pending.py), judged by
+    the active scopes; the pipeline finishes them at once if the capture's own do not agree."""
+    if not options.include_local_variables:
+        return False
+    from tripwire import active
+
+    layers = (active.get_global_scope(), active.get_isolation_scope(), active.get_current_scope())
+    return reprs_may_wait(options, layers)
 
 
 def _max_repr(options: Options) -> int:
@@ -212,9 +225,9 @@ def _stacktrace(entries: list[_Entry], options: Options, source: bool) -> dict[s
         head_length, omitted = _head_and_tail(entries, limit, rules, kept)
     if not kept:
         return None
-    max_repr = _max_repr(options)
+    max_repr, later = _max_repr(options), _reprs_may_wait(options)
     frames = FrameList(
-        [_snapshot(frame, tb, code, options, source, max_repr) for frame, tb, code in kept]
+        [_snapshot(frame, tb, code, options, source, max_repr, later) for frame, tb, code in kept]
     )
     stacktrace: dict[str, Any] = {"frames": frames}
     if omitted:
@@ -322,6 +335,7 @@ def _snapshot(
     options: Options,
     source: bool,
     max_repr: int,
+    later: bool = False,
 ) -> Frame:
     snapshot: Frame = {
         "filename": code.filename,
@@ -338,22 +352,22 @@ def _snapshot(
             snapshot["context_line"] = context[1]
             snapshot["post_context"] = list(context[2])
     if options.include_local_variables:
-        snapshot["vars"] = _locals(frame, code.is_optimized, max_repr, options)
+        snapshot["vars"] = _locals(frame, code.is_optimized, max_repr, options, later)
     if code.in_app is not None:
         snapshot["in_app"] = code.in_app
     return snapshot
 
 
 def _locals(
-    frame: FrameType, is_optimized: bool, max_repr: int, options: Options
-) -> dict[str, str]:
+    frame: FrameType, is_optimized: bool, max_repr: int, options: Options, later: bool
+) -> dict[str, Any]:
     try:
         scope = frame.f_locals
     except Exception:
         return {}
     custom = options.custom_repr
     if is_optimized:  # function locals: names are always str
-        return safe_reprs(islice(scope.items(), MAX_LOCALS), max_repr, custom)
+        return safe_reprs(islice(scope.items(), MAX_LOCALS), max_repr, custom, later)
     # Module and class bodies: their locals are globals; leave out dunders and imports.
     return {
         str(name): safe_repr(value, max_repr, custom)

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 
+from tripwire.inbox.connection import protocol_class
 from tripwire.inbox.server import InboxApp, create_app
 from tripwire.inbox.storage import Storage
 
@@ -64,7 +65,7 @@ class _CoalescedWrites:
         return getattr(self._transport, name)
 
 
-def _protocol() -> type[asyncio.Protocol] | str:
+def _protocol(app: InboxApp) -> type[asyncio.Protocol] | str:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # no httptools: uvicorn's own choice, writes as they come
@@ -74,7 +75,7 @@ def _protocol() -> type[asyncio.Protocol] | str:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(_CoalescedWrites(transport))  # type: ignore[arg-type]
 
-    return CoalescingHttpToolsProtocol
+    return protocol_class(app.inbox, CoalescingHttpToolsProtocol)
 
 
 def _config(app: InboxApp, host: str, port: int) -> uvicorn.Config:
@@ -86,7 +87,7 @@ def _config(app: InboxApp, host: str, port: int) -> uvicorn.Config:
         host=host,
         port=port,
         loop="auto",
-        http=_protocol(),
+        http=_protocol(app),
         log_level="warning",
         access_log=False,
         proxy_headers=False,

@@ -37,21 +37,34 @@ from tripwire.inbox.ingest import (
     parse_envelope,
     parse_store,
 )
-from tripwire.inbox.records import GZIP_MAGIC, Project, prepare
+from tripwire.inbox.records import GZIP_MAGIC, Project, StoredEvent, prepare
 from tripwire.inbox.storage import Storage
 from tripwire.inbox.writer import MAX_QUEUED_EVENTS, Writer
 
-__all__ = ["Inbox", "InboxApp", "create_app", "ingest_endpoint"]
+__all__ = [
+    "INLINE_DECODE_BYTES",
+    "JSON_HEADERS",
+    "Inbox",
+    "InboxApp",
+    "answer",
+    "check_request",
+    "create_app",
+    "decode",
+    "ingest_endpoint",
+    "ingest_route",
+    "submit",
+    "write_error",
+]
 
 # Past this the decoding runs on a worker thread, so a big body does not stall the loop.
-_INLINE_DECODE_BYTES = 256 * 1024
+INLINE_DECODE_BYTES = 256 * 1024
 # A refused body is still read (up to this much) so the sender gets to see the 413.
 _MAX_DRAIN_BYTES = 512 * 1024 * 1024
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
 }
-_JSON_HEADERS = [
+JSON_HEADERS = [
     (b"content-type", b"application/json"),
     *((name.lower().encode(), value.encode()) for name, value in _CORS.items()),
 ]
@@ -109,14 +122,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _query_key(scope: Scope) -> str | None:
-    query: bytes = scope.get("query_string", b"")
+def _query_key(query: bytes) -> str | None:
     if b"sentry_key" not in query:
         return None
     keys = {value for name, value in parse_qsl(query.decode("latin-1")) if name == "sentry_key"}
     if len(keys) > 1:
         raise Forbidden("the query string names different keys")
     return keys.pop() if keys else None
+
+
+def ingest_route(method: str, path: str) -> tuple[bool, int | None] | None:
+    """``(is_envelope, project_id)`` when ``method path`` is an ingest POST, else None."""
+    if method != "POST":
+        return None
+    if path == "/stream":
+        return True, None  # Spotlight's: no key, the default project
+    match = _INGEST_PATH.fullmatch(path)
+    return None if match is None else (match[2] == "envelope", int(match[1]))
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
@@ -145,7 +167,8 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _decode(body: bytes, encoding: str | None, is_envelope: bool) -> Ingest:
+def decode(body: bytes, encoding: str | None, is_envelope: bool) -> Ingest:
+    """Undo the body's ``Content-Encoding`` and parse it; raises ``IngestError``."""
     data = decode_body(body, encoding)
     return parse_envelope(data) if is_envelope else parse_store(data)
 
@@ -165,34 +188,89 @@ def _is_event_alone(ingest: Ingest, body: bytes, encoding: str | None) -> bool:
     )
 
 
+def check_request(
+    inbox: Inbox,
+    auth_header: str | None,
+    query: bytes,
+    *,
+    is_envelope: bool,
+    project_id: int | None,
+) -> Auth:
+    """What is checked before the body is read: the key (refused before reading) and
+    room in the write queue."""
+    auth = parse_auth(auth_header, _query_key(query))
+    if auth.public_key is None and project_id is not None and not is_envelope:
+        raise Unauthorized("missing public key: send X-Sentry-Auth or ?sentry_key=")
+    if auth.public_key is not None:
+        inbox.authenticate(auth, Ingest(), project_id)
+    inbox.writer.check_capacity()
+    return auth
+
+
+def submit(
+    inbox: Inbox,
+    auth: Auth,
+    project_id: int | None,
+    body: bytes,
+    encoding: str | None,
+    ingest: Ingest,
+) -> asyncio.Future[list[StoredEvent]] | None:
+    """Queue the decoded ``ingest`` for the writer; the future is done once it is
+    committed (None: nothing to write). Raises ``IngestError`` for a key that does not fit."""
+    project = inbox.authenticate(auth, ingest, project_id)
+    if not (ingest.events or ingest.client_reports):
+        return None
+    as_received = body if _is_event_alone(ingest, body, encoding) else None
+    prepared = [
+        prepare(e, raw=raw, gzipped_envelope=as_received, attachments=ingest.attachments)
+        for e, raw in zip(ingest.events, ingest.raw, strict=True)
+    ]
+    return inbox.writer.submit(project.id, prepared, ingest.client_reports)
+
+
+def write_error(exc: BaseException) -> BaseException:
+    """What a failed write answers: the database's refusal is a 503."""
+    if isinstance(exc, sqlite3.Error):
+        return ServiceUnavailable(f"the database refused the write: {exc}")
+    return exc
+
+
 async def _ingest(
     inbox: Inbox, scope: Scope, receive: Receive, *, is_envelope: bool, project_id: int | None
 ) -> str | None:
     """Read, check and store one request's body; returns the event id to answer with."""
-    auth = parse_auth(_header(scope, b"x-sentry-auth"), _query_key(scope))
-    if auth.public_key is None and project_id is not None and not is_envelope:
-        raise Unauthorized("missing public key: send X-Sentry-Auth or ?sentry_key=")
-    if auth.public_key is not None:
-        inbox.authenticate(auth, Ingest(), project_id)  # refuse a bad key before reading
-    inbox.writer.check_capacity()
+    auth = check_request(
+        inbox,
+        _header(scope, b"x-sentry-auth"),
+        scope.get("query_string", b""),
+        is_envelope=is_envelope,
+        project_id=project_id,
+    )
     body = await _read_body(scope, receive)
     encoding = _header(scope, b"content-encoding")
-    if len(body) > _INLINE_DECODE_BYTES:
-        ingest = await anyio.to_thread.run_sync(_decode, body, encoding, is_envelope)
+    if len(body) > INLINE_DECODE_BYTES:
+        ingest = await anyio.to_thread.run_sync(decode, body, encoding, is_envelope)
     else:
-        ingest = _decode(body, encoding, is_envelope)
-    project = inbox.authenticate(auth, ingest, project_id)
-    if ingest.events or ingest.client_reports:
-        as_received = body if _is_event_alone(ingest, body, encoding) else None
-        prepared = [
-            prepare(e, raw=raw, gzipped_envelope=as_received, attachments=ingest.attachments)
-            for e, raw in zip(ingest.events, ingest.raw, strict=True)
-        ]
+        ingest = decode(body, encoding, is_envelope)
+    written = submit(inbox, auth, project_id, body, encoding, ingest)
+    if written is not None:
         try:
-            await inbox.writer.write(project.id, prepared, ingest.client_reports)
+            await written
         except sqlite3.Error as exc:
-            raise ServiceUnavailable(f"the database refused the write: {exc}") from None
+            raise write_error(exc) from None
     return ingest.event_id
+
+
+def answer(outcome: str | IngestError | None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """Status, JSON body and headers (past ``JSON_HEADERS`` and the length) answering an
+    ingest request with ``outcome``: the event id (None: no event in it) or the refusal."""
+    if isinstance(outcome, IngestError):
+        reason = _reason(outcome)
+        header = reason.encode("ascii", "backslashreplace")
+        body = codec.dumps({"detail": reason})
+        extra = [(k.lower().encode(), v.encode()) for k, v in outcome.headers.items()]
+        return outcome.status, body, [(b"x-sentry-error", header), *extra]
+    return 200, b'{"id":"%s"}' % outcome.encode() if outcome else b'{"id":null}', []
 
 
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -201,7 +279,7 @@ async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[byte
             "type": "http.response.start",
             "status": status,
             "headers": [
-                *_JSON_HEADERS,
+                *JSON_HEADERS,
                 (b"content-length", str(len(body)).encode()),
                 *headers,
             ],
@@ -226,20 +304,14 @@ async def ingest_endpoint(
 ) -> None:
     """Answer one ingest POST as a plain ASGI app: 200 ``{"id": ...}`` or the refusal."""
     try:
-        event_id = await _ingest(
+        outcome: str | IngestError | None = await _ingest(
             inbox, scope, receive, is_envelope=is_envelope, project_id=project_id
         )
     except IngestError as exc:
-        reason = _reason(exc)
-        header = reason.encode("ascii", "backslashreplace")
-        body = codec.dumps({"detail": reason})
-        extra = [(name.lower().encode(), value.encode()) for name, value in exc.headers.items()]
-        await _answer(send, exc.status, body, [(b"x-sentry-error", header), *extra])
+        outcome = exc
     except _Disconnected:
         return
-    else:
-        body = b'{"id":"%s"}' % event_id.encode() if event_id else b'{"id":null}'
-        await _answer(send, 200, body, [])
+    await _answer(send, *answer(outcome))
 
 
 class InboxApp:
@@ -254,25 +326,14 @@ class InboxApp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if path == "/stream":
-                await ingest_endpoint(
-                    self.inbox, scope, receive, send, is_envelope=True, project_id=None
-                )
-                return
-            match = _INGEST_PATH.fullmatch(path)
-            if match is not None:
-                await ingest_endpoint(
-                    self.inbox,
-                    scope,
-                    receive,
-                    send,
-                    is_envelope=match[2] == "envelope",
-                    project_id=int(match[1]),
-                )
-                return
-        await self.app(scope, receive, send)
+        route = ingest_route(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+        else:
+            is_envelope, project_id = route
+            await ingest_endpoint(
+                self.inbox, scope, receive, send, is_envelope=is_envelope, project_id=project_id
+            )
 
 
 async def preflight(request: Request) -> Response:

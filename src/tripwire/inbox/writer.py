@@ -95,6 +95,16 @@ class Writer:
         reports: list[ClientReportCount] | None = None,
     ) -> list[StoredEvent]:
         """Store a request's events; returns once they are committed (or raises)."""
+        return await self.submit(project_id, events, reports)
+
+    def submit(
+        self,
+        project_id: int,
+        events: list[PreparedEvent],
+        reports: list[ClientReportCount] | None = None,
+    ) -> asyncio.Future[list[StoredEvent]]:
+        """Queue a request's events; the future is done once they are committed. Raises
+        ``Overloaded`` when they do not fit in the queue."""
         self.check_capacity(len(events))
         loop = asyncio.get_running_loop()
         job = _Job(project_id, events, list(reports or ()), loop.create_future())
@@ -103,7 +113,7 @@ class Writer:
         if not self._scheduled and not self._committing:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await job.future
+        return job.future
 
     def _flush(self) -> None:
         self._scheduled = False

@@ -4,8 +4,9 @@ The caller's side is ``submit()``: a deque append and an event notify, O(1), nev
 The inbox holds up to ``max_queue_bytes`` of unencoded events (estimated at their JSON size);
 past that, envelopes are counted as ``queue_overflow``. Everything else runs on the worker
 thread. Every envelope is at any moment in exactly one place (the inbox, the backlog in
-memory, in flight (up to ``Sender.parallel`` requests), a claimed spool file, the spool on
-disk) or has been delivered or counted as dropped. The lock is never held across the network.
+memory, in flight (up to ``Sender.parallel`` requests), a batch with the spool writer, a
+claimed spool file, the spool on disk) or has been delivered or counted as dropped. The
+lock is never held across the network.
 """
 
 from __future__ import annotations
@@ -125,7 +126,12 @@ class Worker:
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.backlog = Backlog(
-            self._spool, self._counter, self._limits, self._reports, self._max_queue_bytes
+            self._spool,
+            self._counter,
+            self._limits,
+            self._reports,
+            self._max_queue_bytes,
+            on_written=self._wake.set,
         )
         self._json_bytes_per_envelope = 0.0  # a moving mean; 0 until the first intake
         self._encode_s_per_envelope = 0.0  # likewise, CPU seconds of this thread
@@ -320,6 +326,7 @@ class Worker:
         with self._cond:
             if self._closed:
                 raise _Stop
+            self.backlog.collect_written()
             now = time.monotonic()
             while len(self._pending) + len(starting) < self._sender.parallel:
                 outbound = self._next(now)
