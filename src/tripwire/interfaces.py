@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from tripwire.converter import MAX_DATABAG_BREADTH, MAX_DEPTH, UNLIMITED, Converter
 from tripwire.events.frames import FrameList
@@ -19,6 +19,8 @@ __all__ = [
     "convert_stacktrace",
     "convert_thread",
     "convert_values",
+    "copy_own_exceptions",
+    "is_mapping",
 ]
 
 _CRUMB_IDENTIFIERS = frozenset({"timestamp", "type", "category", "level"})
@@ -40,20 +42,28 @@ _FRAME_IDENTIFIERS = frozenset(
 )
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC check for the common exact dict."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def convert_values(
     value: object, converter: Converter, item: Callable[[Any, Converter], object]
 ) -> object:
     """An interface of the form ``{"values": [...]}`` (a bare list is taken as the values)."""
     if type(value) is dict and len(value) == 1 and value.get("values") == []:
         return {"values": []}
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         items, rest = value.get("values"), {k: v for k, v in value.items() if k != "values"}
     else:
         items, rest = value, {}
-    converted = converter.value(rest, MAX_DEPTH)
-    out: dict[str, object] = converted if isinstance(converted, dict) else {}
-    meta: dict[str, Any] = converter.pending or {}
-    converter.pending = None
+    out: dict[str, object] = {}
+    meta: dict[str, Any] = {}
+    if rest:  # an interface's other keys are rare
+        converted = converter.value(rest, MAX_DEPTH)
+        out = converted if isinstance(converted, dict) else {}
+        meta = converter.pending or {}
+        converter.pending = None
     values: list[object] = []
     values_meta: dict[str, Any] = {}
     if isinstance(items, (list, tuple)):
@@ -92,11 +102,32 @@ def _crumb_shape(crumb: dict[str, Any]) -> None:
         del crumb["timestamp"]
 
 
+def copy_own_exceptions(values: list[dict[str, Any]], converter: Converter) -> object:
+    """``{"values": values}`` for exception values built by events/exceptions.py that no code
+    outside tripwire has seen (``converter.own_frames``): their strings and mechanism are
+    JSON-safe and need no cut, so each is copied and only its stack trace is converted."""
+    out: list[object] = []
+    values_meta: dict[str, Any] = {}
+    for index, value in enumerate(values):
+        copied = dict(value)
+        copied["mechanism"] = converter.identifier(value["mechanism"])  # a copy, nested too
+        converter.pending = None
+        stacktrace = value.get("stacktrace")
+        if stacktrace is not None:
+            copied["stacktrace"] = convert_stacktrace(stacktrace, converter)
+            if converter.pending is not None:
+                values_meta[str(index)] = {"stacktrace": converter.pending}
+                converter.pending = None
+        out.append(copied)
+    converter.done({"values": values_meta} if values_meta else {})
+    return {"values": out}
+
+
 def convert_crumb(value: object, converter: Converter) -> object:
     converted = converter.databag(value)
     if isinstance(converted, dict):
         _crumb_shape(converted)
-    if converter.max_length is not None and isinstance(value, Mapping):
+    if converter.max_length is not None and is_mapping(value):
         meta = converter.pending or {}
         for key in _CRUMB_IDENTIFIERS:  # never shortened: put the originals back
             original = value.get(key)
@@ -108,7 +139,7 @@ def convert_crumb(value: object, converter: Converter) -> object:
 
 
 def convert_exception(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return converter.value(value, MAX_DEPTH)
     out: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -126,7 +157,7 @@ def convert_exception(value: object, converter: Converter) -> object:
 
 
 def convert_thread(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return converter.value(value, MAX_DEPTH)
     out: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -142,7 +173,7 @@ def convert_thread(value: object, converter: Converter) -> object:
 
 
 def convert_stacktrace(value: object, converter: Converter) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return converter.value(value, MAX_DEPTH)
     out: dict[str, object] = {}
     meta: dict[str, Any] = {}

@@ -26,7 +26,7 @@ from tripwire.repr_size import (
     column_estimate,
     estimate,
 )
-from tripwire.secret_names import FILTERED, is_safe_name, names_are_safe
+from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -59,16 +59,21 @@ _CUT_FIRST = ATOMS | {bytearray}
 _MIN_LATE_TEXT = 64  # shorter strings are repr'd at once: cheaper than keeping them
 
 
-class PendingRepr:
-    """A local's repr to be made later (events/pending.py): ``value`` is an immutable
-    snapshot (a string, or a copy of a small container of numbers or short strings) that
-    ``safe_reprs(..., max_length)`` turns into the text the caller would have made."""
+class PendingRepr(tuple[object, int]):
+    """A local's repr to be made later (events/pending.py): ``(value, max_length)``, where
+    ``value`` is an immutable snapshot (a string, or a copy of a small container of numbers
+    or short strings) that ``safe_reprs(..., max_length)`` turns into the text the caller
+    would have made. A tuple: made at C speed, thousands per capture."""
 
-    __slots__ = ("max_length", "value")
+    __slots__ = ()
 
-    def __init__(self, value: object, max_length: int) -> None:
-        self.value = value
-        self.max_length = max_length
+    @property
+    def value(self) -> object:
+        return self[0]
+
+    @property
+    def max_length(self) -> int:
+        return self[1]
 
 
 class _Shape(NamedTuple):
@@ -214,21 +219,24 @@ def _snapshot(value: Any, kind: type, max_length: int, limit: int) -> PendingRep
     if kind is str:
         if len(value) < _MIN_LATE_TEXT:
             return None
-        return PendingRepr(value if len(value) < max_length else value[:max_length], max_length)
+        return PendingRepr((value if len(value) < max_length else value[:max_length], max_length))
     size = len(value)
     if size == 0 or size > MAX_FAST_ITEMS:
         return None
     if kind is dict:
-        if set(map(type, value)) != _TEXTS or sum(map(str.__len__, value)) > limit:
-            return None
-        kinds = set(map(type, value.values()))
+        kinds = set(map(type, value.values()))  # first: nested containers fail here
         if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value.values())) <= limit)):
             return None
-        return PendingRepr(dict(value), max_length)
+        if set(map(type, value)) != _TEXTS:
+            return None
+        # Names known safe are short (secret_names): most dicts skip the sum of lengths.
+        if not KNOWN_SAFE_NAMES.issuperset(value) and sum(map(len, value)) > limit:
+            return None
+        return PendingRepr((dict(value), max_length))
     kinds = set(map(type, value))
     if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value)) <= limit)):
         return None
-    return PendingRepr(value if kind is tuple else list(value), max_length)
+    return PendingRepr((value if kind is tuple else list(value), max_length))
 
 
 def safe_str(value: object) -> str:

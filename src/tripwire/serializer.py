@@ -16,7 +16,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from tripwire.converter import (
     Converter,
     is_flat,
 )
+from tripwire.events.exceptions import ExceptionList
 from tripwire.events.pending import finish_reprs
 from tripwire.interfaces import (
     convert_crumb,
@@ -35,6 +36,8 @@ from tripwire.interfaces import (
     convert_stacktrace,
     convert_thread,
     convert_values,
+    copy_own_exceptions,
+    is_mapping,
 )
 from tripwire.meta import merge_meta
 from tripwire.options import Options
@@ -144,7 +147,7 @@ _USER_FIELDS: dict[str, Callable[[object], bool]] = {
 
 
 def _tags(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     tags: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -169,7 +172,7 @@ def _tags(value: object, converter: Converter, options: Options) -> object:
 
 
 def _contexts(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {}
     contexts: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -192,7 +195,7 @@ def _contexts(value: object, converter: Converter, options: Options) -> object:
 
 
 def _request(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return None
     request: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -208,7 +211,7 @@ def _request(value: object, converter: Converter, options: Options) -> object:
 
 
 def _logentry(value: object, converter: Converter, options: Options) -> object:
-    if not isinstance(value, Mapping):
+    if not is_mapping(value):
         return {"formatted": converter.value(value, 0)}
     entry: dict[str, object] = {}
     meta: dict[str, Any] = {}
@@ -252,6 +255,10 @@ def _flat_copy(value: dict[Any, Any]) -> dict[str, Any] | None:
 
 
 def _exceptions(value: object, converter: Converter, options: Options) -> object:
+    if converter.own_frames and type(value) is dict and len(value) == 1:
+        values = value.get("values")
+        if type(values) is ExceptionList:  # as events/exceptions.py built them
+            return copy_own_exceptions(values, converter)
     return convert_values(value, converter, convert_exception)
 
 
@@ -293,17 +300,22 @@ def frames_untouched(layers: Iterable[Scope]) -> bool:
     still as built when the event reaches the serializer."""
     try:
         for layer in layers:
-            if not all(map(_is_own, layer._event_processors)):
+            for processor in layer._event_processors:
+                if not _is_own(processor):
+                    return False
+            for error_processor, _ in layer._error_processors:
+                if not _is_own(error_processor):
+                    return False
+        for processor in global_event_processors():
+            if not _is_own(processor):
                 return False
-            if not all(_is_own(processor) for processor, _ in layer._error_processors):
-                return False
-        return all(map(_is_own, global_event_processors()))
     except Exception:  # a hostile processor's __module__, say: check the frames
         return False
+    return True
 
 
 def _is_own(processor: object) -> bool:
-    module = getattr(processor, "__module__", None)
+    module = processor.__module__
     return type(module) is str and module.startswith("tripwire.")
 
 

@@ -152,3 +152,57 @@ def test_last_event_id_of_a_thread_stays_in_the_thread(events: list[dict[str, An
     _run(work)
     assert seen == [events[0]["event_id"]]
     assert tripwire.last_event_id() is None
+
+
+class _Job(threading.Thread):
+    """A thread subclass with its own run(), as many applications write them."""
+
+    def __init__(self, fail: bool) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def run(self) -> None:
+        tripwire.set_tag("job", "subclass")
+        if self.fail:
+            raise RuntimeError("subclass failed")
+        tripwire.capture_message("from subclass")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_thread_subclass_runs_in_forks_and_its_error_is_sent_once(
+    events: list[dict[str, Any]], fail: bool
+) -> None:
+    tripwire.set_tag("request", "R-1")
+    job = _Job(fail)
+    job.start()
+    job.join()
+    [event] = events
+    assert event["tags"] == {"request": "R-1", "job": "subclass"}
+    assert ("exception" in event) is fail
+    assert "job" not in tripwire.get_isolation_scope()._tags
+
+
+def test_a_run_set_on_the_thread_object_runs_in_forks(events: list[dict[str, Any]]) -> None:
+    tripwire.set_tag("request", "R-1")
+    thread = threading.Thread()
+    thread.run = lambda: tripwire.capture_message("own run")  # type: ignore[method-assign]
+    thread.start()
+    thread.join()
+    [event] = events
+    assert event["tags"] == {"request": "R-1"}
+
+
+def test_target_arguments_reach_the_target_and_the_target_is_dropped_after(
+    events: list[dict[str, Any]],
+) -> None:
+    got: list[object] = []
+    thread = threading.Thread(target=lambda *a, **k: got.append((a, k)), args=(1,), kwargs={"k": 2})
+    thread.start()
+    thread.join()
+    assert got == [((1,), {"k": 2})]
+    assert getattr(thread, "_target", None) is None  # threading deletes it: no cycle kept
+    empty = threading.Thread()  # no target: nothing to run, nothing to wrap
+    empty.start()
+    empty.join()
+    assert events == []

@@ -16,16 +16,17 @@ frames itself finishes them first too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tripwire import active
 from tripwire.safe_repr import PendingRepr, safe_reprs
 
 if TYPE_CHECKING:
     from tripwire.options import Options
     from tripwire.scope import Scope
 
-__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "reprs_may_wait"]
+__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "may_hold_frames", "reprs_may_wait"]
 
 # Modules whose event processors never read frames: events they see may hold pending reprs.
 FRAME_BLIND_MODULES = frozenset({"tripwire.integrations.dedupe", "tripwire.integrations.argv"})
@@ -42,21 +43,24 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
         or options.custom_repr is not None
     ):
         return False
-    from tripwire.active import global_event_processors
-
     try:
         for layer in layers:
             if layer._error_processors:
                 return False
-            if not all(map(_ignores_frames, layer._event_processors)):
+            for processor in layer._event_processors:
+                if processor.__module__ not in FRAME_BLIND_MODULES:
+                    return False
+        for processor in active.global_event_processors():
+            if processor.__module__ not in FRAME_BLIND_MODULES:
                 return False
-        return all(map(_ignores_frames, global_event_processors()))
-    except Exception:  # a hostile processor's __module__: take every repr now
+    except Exception:  # no __module__, or a hostile one: take every repr now
         return False
+    return True
 
 
-def _ignores_frames(processor: object) -> bool:
-    return getattr(processor, "__module__", None) in FRAME_BLIND_MODULES
+def may_hold_frames(event: Mapping[str, Any]) -> bool:
+    """False for an event without stack traces (a message): nothing to finish."""
+    return "exception" in event or "threads" in event or "stacktrace" in event
 
 
 def finish_reprs(event: dict[str, Any]) -> None:
@@ -74,12 +78,12 @@ def finish_reprs(event: dict[str, Any]) -> None:
             ]
             if not pending:
                 continue
+            # One safe_reprs call per frame: its locals share one max_length.
+            by_length: dict[int, list[tuple[str, object]]] = {}
             for name, value in pending:
-                try:
-                    text = safe_reprs(((name, value.value),), value.max_length)[name]
-                except Exception:  # unreachable: safe_reprs never raises; keep the event valid
-                    text = "<broken repr>"
-                variables[name] = text
+                by_length.setdefault(value.max_length, []).append((name, value.value))
+            for max_length, pairs in by_length.items():
+                variables.update(safe_reprs(pairs, max_length))  # never raises
 
 
 def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
@@ -87,7 +91,7 @@ def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
     for key in ("exception", "threads"):
         container = event.get(key)
         values = container.get("values") if type(container) is dict else None
-        if type(values) is list:
+        if isinstance(values, list):
             stacktraces.extend(value.get("stacktrace") for value in values if type(value) is dict)
     for stacktrace in stacktraces:
         frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None

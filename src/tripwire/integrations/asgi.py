@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import tripwire
+from tripwire.active import get_client
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -203,29 +204,42 @@ class AsgiRequest(RequestState):
         )
 
 
-async def run_asgi(
-    app: AsgiApp,
-    scope: AsgiScope,
-    receive: Receive,
-    send: Send,
-    *,
-    mechanism_type: str = "asgi",
-    transaction_style: str = "endpoint",
-    describe: Describe | None = None,
-) -> None:
-    """Run one connection of ``app`` in its own isolation scope; report and re-raise failures."""
+class _Handling:
+    """How requests of one ASGI 3 app are handled: what ``_handle`` reads."""
+
+    __slots__ = ("_app3", "describe", "mechanism_type", "transaction_style")
+
+    def __init__(
+        self,
+        app: AsgiApp,
+        mechanism_type: str,
+        transaction_style: str,
+        describe: Describe | None,
+    ) -> None:
+        self._app3 = app
+        self.mechanism_type = mechanism_type
+        self.transaction_style = transaction_style
+        self.describe = describe
+
+
+async def _handle(how: _Handling, scope: AsgiScope, receive: Receive, send: Send) -> None:
+    """Run one connection in its own isolation scope; report and re-raise failures.
+
+    ``SentryAsgiMiddleware.__call__`` is this function itself, so a request through the
+    middleware pays for one coroutine, not two.
+    """
+    app = how._app3
     if scope.get("type") not in _REQUEST_TYPES:  # lifespan: not a request
         return await app(scope, receive, send)
     outer = scope.get(SCOPE_KEY)
     if isinstance(outer, AsgiRequest):  # an outer middleware already handles this request
-        if mechanism_type != "asgi":
-            outer.adopt(mechanism_type, describe)
-            outer.transaction_style = transaction_style
+        if how.mechanism_type != "asgi":
+            outer.adopt(how.mechanism_type, how.describe)
+            outer.transaction_style = how.transaction_style
         return await app(scope, receive, send)
-    client = tripwire.get_client()
-    if not client.is_active():
+    if not get_client().is_active():
         return await app(scope, receive, send)
-    state = AsgiRequest(scope, receive, mechanism_type, transaction_style, describe)
+    state = AsgiRequest(scope, receive, how.mechanism_type, how.transaction_style, how.describe)
     scope[SCOPE_KEY] = state
     state.enter()
     try:
@@ -237,6 +251,20 @@ async def run_asgi(
         state.leave()
         scope.pop(SCOPE_KEY, None)  # the state holds the scope: no cycle outlives the request
     return None
+
+
+async def run_asgi(
+    app: AsgiApp,
+    scope: AsgiScope,
+    receive: Receive,
+    send: Send,
+    *,
+    mechanism_type: str = "asgi",
+    transaction_style: str = "endpoint",
+    describe: Describe | None = None,
+) -> None:
+    """Run one connection of ``app`` in its own isolation scope; report and re-raise failures."""
+    await _handle(_Handling(app, mechanism_type, transaction_style, describe), scope, receive, send)
 
 
 def _is_asgi2(app: object) -> bool:
@@ -258,19 +286,16 @@ def _takes_one(function: Callable[..., Any]) -> bool:
     return len(parameters) == 1
 
 
-class SentryAsgiMiddleware:
+class SentryAsgiMiddleware(_Handling):
     """Wrap an ASGI app: an isolation scope per request, request data on events, failures
     reported with ``mechanism.handled = false`` and re-raised."""
 
     __slots__ = (
-        "_app3",
         "app",
         "asgi_version",
         "http_methods_to_capture",
-        "mechanism_type",
         "root_path_in_path",
         "span_origin",
-        "transaction_style",
     )
 
     def __init__(
@@ -290,27 +315,18 @@ class SentryAsgiMiddleware:
                 f"(must be in {TRANSACTION_STYLE_VALUES})"
             )
         self.app = app
-        self.transaction_style = transaction_style
-        self.mechanism_type = mechanism_type
         self.span_origin = span_origin  # accepted for compatibility: tripwire has no spans
         self.http_methods_to_capture = http_methods_to_capture
         self.root_path_in_path = root_path_in_path
         self.asgi_version = (
             asgi_version if asgi_version is not None else (2 if _is_asgi2(app) else 3)
         )
-        self._app3: AsgiApp = app if self.asgi_version == 3 else self._run_asgi2
+        app3: AsgiApp = app if self.asgi_version == 3 else self._run_asgi2
+        super().__init__(app3, mechanism_type, transaction_style, None)
         prepare_server_context()
 
-    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        """Handle one connection (ASGI 3 signature)."""
-        await run_asgi(
-            self._app3,
-            scope,
-            receive,
-            send,
-            mechanism_type=self.mechanism_type,
-            transaction_style=self.transaction_style,
-        )
+    # Handle one connection (ASGI 3 signature): `_handle` with this middleware as `how`.
+    __call__ = _handle
 
     async def _run_asgi2(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         await self.app(scope)(receive, send)

@@ -55,19 +55,45 @@ def _forks(integration: ThreadingIntegration | None) -> Forks | None:
 
 
 def _wrap_start(original: Callable[..., None]) -> Callable[..., None]:
+    base_run = threading.Thread.run
+
     @functools.wraps(original)
     def start(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
         integration = _active()
         if integration is not None:
-            forks, run = _forks(integration), self.run
+            forks = _forks(integration)
+            if type(self).run is base_run and "run" not in vars(self):
+                # Thread(target=...): wrap the target, which run() calls and then deletes.
+                # Cheaper than giving the thread an instance attribute `run`, and a thread
+                # with no target runs no code: it needs nothing.
+                target = getattr(self, "_target", None)
+                if target is not None:
+                    self._target = functools.partial(_call_target, forks, target)  # type: ignore[attr-defined]
+            else:
+                run = self.run
 
-            def run_inside_scopes() -> None:
-                _run_thread(self, run, forks)
+                def run_inside_scopes() -> None:
+                    _run_thread(self, run, forks)
 
-            self.run = run_inside_scopes  # type: ignore[method-assign]
+                self.run = run_inside_scopes  # type: ignore[method-assign]
         original(self, *args, **kwargs)
 
     return start
+
+
+def _call_target(
+    forks: Forks | None, target: Callable[..., object], *args: Any, **kwargs: Any
+) -> None:
+    tokens = enter(forks) if forks is not None else None
+    try:
+        target(*args, **kwargs)
+    except Exception as exc:  # SystemExit ends a thread quietly, as threading does
+        capture_unhandled(exc, "threading")  # still inside the thread's scopes
+        setattr(threading.current_thread(), _REPORTED, exc)
+        raise
+    finally:
+        if tokens is not None:
+            leave(tokens)
 
 
 def _run_thread(thread: threading.Thread, run: Callable[[], None], forks: Forks | None) -> None:

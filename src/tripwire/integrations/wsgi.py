@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import tripwire
+from tripwire.active import get_client
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -249,25 +250,41 @@ class _ReportingResponse:
             self._state.report(error)
 
 
-def run_wsgi(
-    app: WsgiApp,
-    environ: dict[str, Any],
-    start_response: Callable[..., Any],
-    *,
-    mechanism_type: str = "wsgi",
-    use_x_forwarded_for: bool = False,
-    describe: Describe | None = None,
+class _Handling:
+    """How requests of one WSGI app are handled: what ``_handle`` reads."""
+
+    __slots__ = ("app", "describe", "mechanism_type", "use_x_forwarded_for")
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        mechanism_type: str,
+        use_x_forwarded_for: bool,
+        describe: Describe | None,
+    ) -> None:
+        self.app = app
+        self.mechanism_type = mechanism_type
+        self.use_x_forwarded_for = use_x_forwarded_for
+        self.describe = describe
+
+
+def _handle(
+    how: _Handling, environ: dict[str, Any], start_response: Callable[..., Any]
 ) -> Iterable[bytes]:
-    """Run one request of ``app`` in its own isolation scope; report and re-raise failures."""
+    """Run one request in its own isolation scope; report and re-raise failures.
+
+    ``SentryWsgiMiddleware.__call__`` is this function itself: one call per request.
+    """
+    app = how.app
     outer = environ.get(ENVIRON_KEY)
     if isinstance(outer, WsgiRequest):  # an outer middleware already handles this request
-        if mechanism_type != "wsgi":
-            outer.adopt(mechanism_type, describe)
+        if how.mechanism_type != "wsgi":
+            outer.adopt(how.mechanism_type, how.describe)
         return app(environ, start_response)
-    client = tripwire.get_client()
+    client = get_client()
     if not client.is_active():
         return app(environ, start_response)
-    state = WsgiRequest(environ, mechanism_type, use_x_forwarded_for, describe)
+    state = WsgiRequest(environ, how.mechanism_type, how.use_x_forwarded_for, how.describe)
     environ[ENVIRON_KEY] = state
     if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:  # a body, maybe
         state.record_body(body_limit(client.config.max_request_body_size))
@@ -289,11 +306,25 @@ def run_wsgi(
     return _ReportingResponse(response, isolation, state)
 
 
-class SentryWsgiMiddleware:
+def run_wsgi(
+    app: WsgiApp,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+    *,
+    mechanism_type: str = "wsgi",
+    use_x_forwarded_for: bool = False,
+    describe: Describe | None = None,
+) -> Iterable[bytes]:
+    """Run one request of ``app`` in its own isolation scope; report and re-raise failures."""
+    how = _Handling(app, mechanism_type, use_x_forwarded_for, describe)
+    return _handle(how, environ, start_response)
+
+
+class SentryWsgiMiddleware(_Handling):
     """Wrap a WSGI app: an isolation scope per request, request data on events, failures
     reported with ``mechanism.handled = false`` and re-raised."""
 
-    __slots__ = ("app", "http_methods_to_capture", "span_origin", "use_x_forwarded_for")
+    __slots__ = ("http_methods_to_capture", "span_origin")
 
     def __init__(
         self,
@@ -302,17 +333,9 @@ class SentryWsgiMiddleware:
         span_origin: str = "manual",
         http_methods_to_capture: tuple[str, ...] = (),
     ) -> None:
-        self.app = app
-        self.use_x_forwarded_for = use_x_forwarded_for
+        super().__init__(app, "wsgi", use_x_forwarded_for, None)
         self.span_origin = span_origin  # accepted for compatibility: tripwire has no spans
         self.http_methods_to_capture = http_methods_to_capture
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        return run_wsgi(
-            self.app,
-            environ,
-            start_response,
-            use_x_forwarded_for=self.use_x_forwarded_for,
-        )
+    # Handle one request: `_handle` with this middleware as `how`.
+    __call__ = _handle

@@ -1,11 +1,11 @@
 """The backlog: encoded envelopes waiting to be sent, and what each outcome does to them.
 
 Memory holds up to ``max_queue_bytes``; past that, or while the server is unreachable,
-envelopes go to the disk spool (offline, in files of ``SPILL_BATCH_BYTES``; what the spool
-has no room for stays in half of ``max_queue_bytes``), and come back from it when the server
-answers (replay.py). Backoff,
-rate-limit filtering and client-report scheduling live here too. Not thread-safe: the
-worker calls it under its lock.
+envelopes go to the disk spool (offline, in files of ``SPILL_BATCH_BYTES`` written on the
+spool writer's thread; what the spool has no room for stays in half of ``max_queue_bytes``),
+and come back from it when the server answers (replay.py). Backoff, rate-limit filtering
+and client-report scheduling live here too. Not thread-safe: the worker calls it under its
+lock.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
+from collections.abc import Callable
 
 from tripwire import drops
 from tripwire.transport.outbound import (
@@ -29,6 +30,7 @@ from tripwire.transport.ratelimits import RateLimits
 from tripwire.transport.replay import Replay
 from tripwire.transport.reports import ReportSchedule
 from tripwire.transport.spool import Spool
+from tripwire.transport.spoolwriter import SpoolWriter
 
 __all__ = ["BACKOFF_INITIAL_S", "BACKOFF_MAX_S", "MAX_SERVER_ATTEMPTS", "Backlog"]
 
@@ -40,6 +42,9 @@ MAX_SERVER_ATTEMPTS = 5  # a 5xx answer this many times means the server refuses
 # Offline, envelopes go to disk in files of about this size: each file costs an fsync, and a
 # worker waiting on one leaves the caller's thread free to fill the inbox faster than it drains.
 SPILL_BATCH_BYTES = 2 * 1024 * 1024
+# Handed to the spool writer's thread at most: past this, the worker writes the next batch
+# itself (slower, but memory stays bounded when the disk is slower than the encoding).
+MAX_WRITING_BYTES = 2 * SPILL_BATCH_BYTES
 
 
 def _events_in(outbound: Outbound) -> int:
@@ -56,6 +61,7 @@ class Backlog:
         limits: RateLimits,
         reports: ReportSchedule,
         max_queue_bytes: int,
+        on_written: Callable[[], object] = lambda: None,
     ) -> None:
         self.spool = spool
         self._counter = counter
@@ -66,6 +72,7 @@ class Backlog:
         self._queue_bytes = 0
         self.in_flight: list[Outbound] = []  # sent, answer awaited; in the order sent
         self._replay: Replay | None = None if spool is None else Replay(spool)
+        self._writer = None if spool is None else SpoolWriter(spool, on_written)
         self.offline = False  # the server is unreachable: new envelopes go to disk
         self._is_spilled = True  # offline, everything in memory has been offered to the spool
         self._retry_at = 0.0
@@ -84,11 +91,15 @@ class Backlog:
 
     def is_idle(self) -> bool:
         """Nothing to do until something new arrives (or, offline, until the next probe)."""
-        if self.in_flight:
+        if self.in_flight or self._is_writing:
             return False
         if self.offline:
             return self._is_spilled
         return not (self._queue or self._is_replaying or self.has_spooled)
+
+    @property
+    def _is_writing(self) -> bool:
+        return self._writer is not None and self._writer.is_busy
 
     @property
     def _is_replaying(self) -> bool:
@@ -96,7 +107,8 @@ class Backlog:
 
     @property
     def queue_bytes(self) -> int:
-        return self._queue_bytes
+        """Encoded bytes held in memory: queued, or handed to the spool writer."""
+        return self._queue_bytes + (self._writer.pending_bytes if self._writer else 0)
 
     def add(self, fresh: list[Outbound]) -> None:
         """Queue encoded envelopes; offline, they go to disk once a file's worth waits."""
@@ -130,7 +142,7 @@ class Backlog:
 
     def is_waiting_past(self, moment: float) -> bool:
         """True when nothing is in flight and the next attempt comes after ``moment``."""
-        return not self.in_flight and self._retry_at >= moment
+        return not (self.in_flight or self._is_writing) and self._retry_at >= moment
 
     def is_backing_off(self, now: float) -> bool:
         return self._retry_at > now
@@ -149,6 +161,12 @@ class Backlog:
         """
         in_flight, self.in_flight = self.in_flight, []
         leftovers = [outbound for outbound in in_flight if outbound.spooled_at is None]
+        if self._writer is not None:
+            for batch in self._writer.stop():  # after the batch being written is done
+                leftovers.extend(batch)
+            for batch, written in self._writer.collect():
+                self._count_spooled(batch, written)
+                leftovers.extend(batch[written:])
         leftovers.extend(self._queue)
         self._queue.clear()
         self._queue_bytes = 0
@@ -161,10 +179,22 @@ class Backlog:
         if self.spool is None or not outbounds:
             return outbounds
         written = self.spool.write([outbound.body for outbound in outbounds])
+        self._count_spooled(outbounds, written)
+        return outbounds[written:]
+
+    def _count_spooled(self, outbounds: list[Outbound], written: int) -> None:
         self.spooled_events += sum(_events_in(outbound) for outbound in outbounds[:written])
         if written:
             self._spool_pending = True
-        return outbounds[written:]
+
+    def collect_written(self) -> None:
+        """Take in what the spool writer finished: counted as spooled, or, where the spool
+        had no room, kept in memory within the bound or counted as lost.
+        """
+        if self._writer is not None:
+            for batch, written in self._writer.collect():
+                self._count_spooled(batch, written)
+                self._keep_or_count(batch[written:])
 
     @property
     def _memory_bound(self) -> int:
@@ -183,7 +213,21 @@ class Backlog:
             self._queue_bytes -= len(outbound.body)
             moving.append(outbound)
         moving.reverse()
-        for outbound in self.spill(moving):
+        writer = self._writer
+        is_handed_over = (
+            everything
+            and moving
+            and writer is not None
+            and writer.pending_bytes < MAX_WRITING_BYTES
+            and writer.submit(moving)
+        )
+        if is_handed_over:
+            return  # written on the writer's thread; collect_written() settles it
+        self._keep_or_count(self.spill(moving))
+
+    def _keep_or_count(self, outbounds: list[Outbound]) -> None:
+        bound = self._memory_bound
+        for outbound in outbounds:
             if self._queue_bytes + len(outbound.body) <= bound:
                 self._queue.append(outbound)
                 self._queue_bytes += len(outbound.body)

@@ -4,8 +4,9 @@ The caller's side is ``submit()``: a deque append and an event notify, O(1), nev
 The inbox holds up to ``max_queue_bytes`` of unencoded events (estimated at their JSON size);
 past that, envelopes are counted as ``queue_overflow``. Everything else runs on the worker
 thread. Every envelope is at any moment in exactly one place (the inbox, the backlog in
-memory, in flight (up to ``Sender.parallel`` requests), a claimed spool file, the spool on
-disk) or has been delivered or counted as dropped. The lock is never held across the network.
+memory, in flight (up to ``Sender.parallel`` requests), a batch with the spool writer, a
+claimed spool file, the spool on disk) or has been delivered or counted as dropped. The
+lock is never held across the network.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ MEMORY_PER_JSON_BYTE = 1.0
 FIRST_JSON_BYTES_GUESS = 2048  # per envelope, until the worker has encoded some
 # Offline, the inbox holds at most what the worker encodes in this share of shutdown_timeout
 # (at the CPU time per envelope it measured), so a close spools it in time on a loaded
-# machine too. Wall-clock time would count the caller's turns with the GIL as well.
-DRAIN_SHARE = 0.25
+# machine too: at a load of 5 on 2 cores, 0.25 took the whole 2 s (a thread got about a
+# quarter of a CPU). Wall-clock time would count the caller's turns with the GIL as well.
+DRAIN_SHARE = 0.1
 CALLBACK_AFTER_S = 0.1
 
 
@@ -125,7 +127,12 @@ class Worker:
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.backlog = Backlog(
-            self._spool, self._counter, self._limits, self._reports, self._max_queue_bytes
+            self._spool,
+            self._counter,
+            self._limits,
+            self._reports,
+            self._max_queue_bytes,
+            on_written=self._wake.set,
         )
         self._json_bytes_per_envelope = 0.0  # a moving mean; 0 until the first intake
         self._encode_s_per_envelope = 0.0  # likewise, CPU seconds of this thread
@@ -320,6 +327,7 @@ class Worker:
         with self._cond:
             if self._closed:
                 raise _Stop
+            self.backlog.collect_written()
             now = time.monotonic()
             while len(self._pending) + len(starting) < self._sender.parallel:
                 outbound = self._next(now)
