@@ -28,6 +28,7 @@ from tripwire.converter import (
     Converter,
     is_flat,
 )
+from tripwire.events.exceptions import ExceptionList
 from tripwire.events.pending import finish_reprs
 from tripwire.interfaces import (
     convert_crumb,
@@ -35,6 +36,7 @@ from tripwire.interfaces import (
     convert_stacktrace,
     convert_thread,
     convert_values,
+    copy_own_exceptions,
     is_mapping,
 )
 from tripwire.meta import merge_meta
@@ -253,6 +255,10 @@ def _flat_copy(value: dict[Any, Any]) -> dict[str, Any] | None:
 
 
 def _exceptions(value: object, converter: Converter, options: Options) -> object:
+    if converter.own_frames and type(value) is dict and len(value) == 1:
+        values = value.get("values")
+        if type(values) is ExceptionList:  # as events/exceptions.py built them
+            return copy_own_exceptions(values, converter)
     return convert_values(value, converter, convert_exception)
 
 

@@ -45,8 +45,9 @@ MEMORY_PER_JSON_BYTE = 1.0
 FIRST_JSON_BYTES_GUESS = 2048  # per envelope, until the worker has encoded some
 # Offline, the inbox holds at most what the worker encodes in this share of shutdown_timeout
 # (at the CPU time per envelope it measured), so a close spools it in time on a loaded
-# machine too. Wall-clock time would count the caller's turns with the GIL as well.
-DRAIN_SHARE = 0.25
+# machine too: at a load of 5 on 2 cores, 0.25 took the whole 2 s (a thread got about a
+# quarter of a CPU). Wall-clock time would count the caller's turns with the GIL as well.
+DRAIN_SHARE = 0.1
 CALLBACK_AFTER_S = 0.1
 
 
