@@ -29,7 +29,7 @@ from tripwire.converter import (
     is_flat,
 )
 from tripwire.events.exceptions import ExceptionList
-from tripwire.events.pending import finish_reprs
+from tripwire.events.pending import finish_reprs, may_hold_frames
 from tripwire.interfaces import (
     convert_crumb,
     convert_exception,
@@ -331,10 +331,11 @@ def serialize_event(event: Event, options: Options, layers: Iterable[Scope] | No
     are (their dicts are not copied: nothing else holds them).
     """
     converter = Converter(options.max_value_length, options.custom_repr)
-    if layers is not None and options.max_value_length is None:
-        converter.own_frames = frames_untouched(layers)
-    if not converter.own_frames:
-        finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
+    if may_hold_frames(event):  # a message has none: no processor check
+        if layers is not None and options.max_value_length is None:
+            converter.own_frames = frames_untouched(layers)
+        if not converter.own_frames:
+            finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():
