@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from tripwire.active import global_event_processors
 from tripwire.converter import (
+    MAX_DATABAG_BREADTH,
+    MAX_DATABAG_ITEMS,
     MAX_DEPTH,
     MAX_ITEMS,
     UNLIMITED,
@@ -97,8 +99,33 @@ def _object(value: object, converter: Converter, options: Options) -> object:
 
 
 def _extra(value: object, converter: Converter, options: Options) -> object:
+    if type(value) is dict:
+        flat = _flat_databag(value, converter.short)
+        if flat is not None:  # the common extra: scalars and flat lists (sys.argv)
+            return flat
     converted = converter.databag(value)
     return converted if isinstance(converted, dict) else {"value": converted}
+
+
+def _flat_databag(value: dict[Any, Any], short: int) -> dict[str, Any] | None:
+    """A copy of a databag of scalars and flat lists that needs no cut, else None (then the
+    converter walks it; it would give the same copy)."""
+    if len(value) > MAX_DATABAG_BREADTH:
+        return None
+    items = len(value)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        if type(item) is list:
+            if len(item) > MAX_DATABAG_BREADTH or not is_flat(item, short):
+                return None
+            items += len(item)
+            item = list(item)
+        elif not is_flat((item,), short):
+            return None
+        out[key] = item
+    return out if items <= MAX_DATABAG_ITEMS else None
 
 
 def _user(value: object, converter: Converter, options: Options) -> object:
