@@ -6,7 +6,7 @@ from collections import OrderedDict, deque
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.relay import assert_valid_event
@@ -381,3 +381,39 @@ def test_hostile_values_anywhere_give_a_valid_event(
     source["logentry"] = {"message": text, "params": [value]}
 
     serialized(source, max_value_length=max_value_length)
+
+
+flat_items = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.none(),
+    st.booleans(),
+)
+extras = st.dictionaries(
+    st.one_of(st.text(max_size=8), st.integers()),
+    st.one_of(
+        flat_items,
+        st.lists(flat_items, max_size=60),
+        st.lists(flat_items, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=4), flat_items, max_size=3),
+    ),
+    max_size=55,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(extra=extras, max_value_length=st.sampled_from([None, 20, 100]))
+@example(extra={"sys.argv": list(range(60))}, max_value_length=None)
+@example(extra={f"k{i}": list(range(40)) for i in range(30)}, max_value_length=None)
+@example(extra={str(i): i for i in range(60)}, max_value_length=None)
+def test_a_flat_extra_is_copied_as_the_converter_converts_it(
+    extra: dict[Any, Any], max_value_length: int | None
+) -> None:
+    from tripwire.converter import Converter
+
+    converter = Converter(max_value_length, None)
+    expected = converter.databag(extra)
+    event = serialize_event(base_event(extra=extra), Options(max_value_length=max_value_length))
+    assert event["extra"] == expected
+    assert event.get("_meta", {}).get("extra") == converter.pending

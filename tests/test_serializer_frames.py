@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from tests.relay import assert_valid_event
 from tripwire.converter import MAX_DATABAG_BREADTH
@@ -64,6 +67,39 @@ def test_own_frames_serialize_as_the_general_path_serializes_them() -> None:
     assert shortcut == general
     assert type(_frames(shortcut)) is list  # type: ignore[arg-type]
     json.dumps(shortcut, allow_nan=False)
+    assert_valid_event(shortcut)  # type: ignore[arg-type]
+
+
+def _recurse(depth: int) -> None:
+    if depth == 0:
+        raise KeyError("bottom")
+    _recurse(depth - 1)
+
+
+def _chained() -> None:
+    try:
+        _raise_with_locals()
+    except ValueError:
+        try:
+            raise OSError(2, "gone")  # the ValueError is its context
+        except OSError as missing:
+            raise RuntimeError("wrapped") from missing
+
+
+@pytest.mark.parametrize("fail", [_chained, lambda: _recurse(30)])
+def test_own_exception_values_serialize_as_the_general_path_serializes_them(
+    fail: Callable[[], None],
+) -> None:
+    options = Options(max_stack_frames=6)
+    try:
+        fail()
+    except Exception as exc:
+        event, _ = event_from_exception(exc, options)
+    general = serialize_event(copy.deepcopy(event), options)
+    shortcut = serialize_event(event, options, layers=())
+    finish_reprs(shortcut)  # type: ignore[arg-type]
+
+    assert shortcut == general
     assert_valid_event(shortcut)  # type: ignore[arg-type]
 
 

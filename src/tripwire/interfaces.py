@@ -19,6 +19,7 @@ __all__ = [
     "convert_stacktrace",
     "convert_thread",
     "convert_values",
+    "copy_own_exceptions",
     "is_mapping",
 ]
 
@@ -99,6 +100,27 @@ def _crumb_shape(crumb: dict[str, Any]) -> None:
     stamp = crumb.get("timestamp")
     if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, (int, float, str))):
         del crumb["timestamp"]
+
+
+def copy_own_exceptions(values: list[dict[str, Any]], converter: Converter) -> object:
+    """``{"values": values}`` for exception values built by events/exceptions.py that no code
+    outside tripwire has seen (``converter.own_frames``): their strings and mechanism are
+    JSON-safe and need no cut, so each is copied and only its stack trace is converted."""
+    out: list[object] = []
+    values_meta: dict[str, Any] = {}
+    for index, value in enumerate(values):
+        copied = dict(value)
+        copied["mechanism"] = converter.identifier(value["mechanism"])  # a copy, nested too
+        converter.pending = None
+        stacktrace = value.get("stacktrace")
+        if stacktrace is not None:
+            copied["stacktrace"] = convert_stacktrace(stacktrace, converter)
+            if converter.pending is not None:
+                values_meta[str(index)] = {"stacktrace": converter.pending}
+                converter.pending = None
+        out.append(copied)
+    converter.done({"values": values_meta} if values_meta else {})
+    return {"values": out}
 
 
 def convert_crumb(value: object, converter: Converter) -> object:

@@ -90,7 +90,9 @@ def drop_ignored_errors(event: Event, capture: Capture) -> Event | Drop:
 def finish_reprs_now(event: Event, capture: Capture) -> Event:
     """Reprs of locals left for the worker are made now if a callback outside tripwire will
     read the event first (``error_sampler``, a processor; events/pending.py)."""
-    if not pending.reprs_may_wait(capture.options, capture.layers):
+    if pending.may_hold_frames(event) and not pending.reprs_may_wait(
+        capture.options, capture.layers
+    ):
         pending.finish_reprs(event)  # type: ignore[arg-type]
     return event
 

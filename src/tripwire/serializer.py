@@ -22,19 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 from tripwire.active import global_event_processors
 from tripwire.converter import (
+    MAX_DATABAG_BREADTH,
+    MAX_DATABAG_ITEMS,
     MAX_DEPTH,
     MAX_ITEMS,
     UNLIMITED,
     Converter,
     is_flat,
 )
-from tripwire.events.pending import finish_reprs
+from tripwire.events.exceptions import ExceptionList
+from tripwire.events.pending import finish_reprs, may_hold_frames
 from tripwire.interfaces import (
     convert_crumb,
     convert_exception,
     convert_stacktrace,
     convert_thread,
     convert_values,
+    copy_own_exceptions,
     is_mapping,
 )
 from tripwire.meta import merge_meta
@@ -95,8 +99,33 @@ def _object(value: object, converter: Converter, options: Options) -> object:
 
 
 def _extra(value: object, converter: Converter, options: Options) -> object:
+    if type(value) is dict:
+        flat = _flat_databag(value, converter.short)
+        if flat is not None:  # the common extra: scalars and flat lists (sys.argv)
+            return flat
     converted = converter.databag(value)
     return converted if isinstance(converted, dict) else {"value": converted}
+
+
+def _flat_databag(value: dict[Any, Any], short: int) -> dict[str, Any] | None:
+    """A copy of a databag of scalars and flat lists that needs no cut, else None (then the
+    converter walks it; it would give the same copy)."""
+    if len(value) > MAX_DATABAG_BREADTH:
+        return None
+    items = len(value)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        if type(item) is list:
+            if len(item) > MAX_DATABAG_BREADTH or not is_flat(item, short):
+                return None
+            items += len(item)
+            item = list(item)
+        elif not is_flat((item,), short):
+            return None
+        out[key] = item
+    return out if items <= MAX_DATABAG_ITEMS else None
 
 
 def _user(value: object, converter: Converter, options: Options) -> object:
@@ -253,6 +282,10 @@ def _flat_copy(value: dict[Any, Any]) -> dict[str, Any] | None:
 
 
 def _exceptions(value: object, converter: Converter, options: Options) -> object:
+    if converter.own_frames and type(value) is dict and len(value) == 1:
+        values = value.get("values")
+        if type(values) is ExceptionList:  # as events/exceptions.py built them
+            return copy_own_exceptions(values, converter)
     return convert_values(value, converter, convert_exception)
 
 
@@ -325,10 +358,11 @@ def serialize_event(event: Event, options: Options, layers: Iterable[Scope] | No
     are (their dicts are not copied: nothing else holds them).
     """
     converter = Converter(options.max_value_length, options.custom_repr)
-    if layers is not None and options.max_value_length is None:
-        converter.own_frames = frames_untouched(layers)
-    if not converter.own_frames:
-        finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
+    if may_hold_frames(event):  # a message has none: no processor check
+        if layers is not None and options.max_value_length is None:
+            converter.own_frames = frames_untouched(layers)
+        if not converter.own_frames:
+            finish_reprs(event)  # type: ignore[arg-type]  # the frames are checked: plain text
     out: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for key, value in event.items():

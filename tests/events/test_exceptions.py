@@ -277,6 +277,24 @@ def test_hostile_errno_and_notes_attributes_are_ignored() -> None:
     assert value["value"] == "[Errno not a number] x"
 
 
+def test_errno_of_other_exceptions_is_read_as_getattr_would() -> None:
+    class WithClassErrno(ValueError):
+        errno = 5
+
+    class WithProperty(ValueError):
+        @property
+        def errno(self) -> int:
+            return 7
+
+    own = ValueError("x")
+    own.errno = 3  # type: ignore[attr-defined]
+    errnos = [
+        exceptions_from_error(error, OPTIONS)[0]["mechanism"].get("meta", {}).get("errno")
+        for error in (ValueError("x"), WithClassErrno("x"), WithProperty("x"), own)
+    ]
+    assert errnos == [None, {"number": 5}, {"number": 7}, {"number": 3}]
+
+
 def test_errno_goes_into_mechanism_meta_next_to_given_meta() -> None:
     mechanism = {"type": "excepthook", "handled": False, "meta": {"signal": {"number": 9}}}
     [value] = exceptions_from_error(ConnectionRefusedError(111, "refused"), OPTIONS, mechanism)

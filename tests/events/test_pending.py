@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tripwire
-from tripwire.events.pending import finish_reprs, reprs_may_wait
+from tripwire.events.pending import finish_reprs, may_hold_frames, reprs_may_wait
 from tripwire.options import Options
 from tripwire.safe_repr import DEFAULT_MAX_LENGTH, PendingRepr, safe_reprs
 from tripwire.scope import Scope
@@ -122,6 +122,8 @@ def test_reprs_wait_only_when_no_callback_reads_the_event_first() -> None:
     assert not reprs_may_wait(Options(error_sampler=lambda event, hint: 1.0), ())
     assert not reprs_may_wait(Options(max_value_length=100), ())
     assert not reprs_may_wait(Options(custom_repr=lambda value: None), ())
+    assert not may_hold_frames({"message": "payment retried"})
+    assert may_hold_frames({"exception": {"values": []}})
 
 
 def _fail_with_locals() -> None:
@@ -169,3 +171,15 @@ def test_callbacks_and_the_sent_event_see_only_text() -> None:
     for variables in [*seen, *(_vars_of(e[0]) for e in (plain, processed, sampled, checked))]:
         assert all(type(text) is str for text in variables.values())
         assert variables["numbers"].startswith("[0, 1, 2")
+
+
+def test_an_attached_stack_is_sent_with_text_too() -> None:
+    def report() -> None:
+        numbers = list(range(30))
+        tripwire.capture_message(f"{len(numbers)} numbers")
+
+    with capture_events(attach_stacktrace=True) as events:
+        report()
+    frames = events[0]["threads"]["values"][0]["stacktrace"]["frames"]
+    assert frames[-1]["vars"]["numbers"].startswith("[0, 1, 2")
+    assert all(type(text) is str for frame in frames for text in frame.get("vars", {}).values())

@@ -25,6 +25,7 @@ from tripwire.types import Event, ExcInfo, Hint
 __all__ = [
     "MAX_EXCEPTIONS",
     "MAX_NOTES",
+    "ExceptionList",
     "event_from_exception",
     "exc_info_from_error",
     "exceptions_from_error",
@@ -39,6 +40,15 @@ _BUILTIN_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGro
 _EXCEPTION_SLOTS: dict[str, Any] = dict(vars(BaseException))
 _TYPE_SLOTS: dict[str, Any] = dict(vars(type))
 _OS_ERRNO: Any = vars(OSError)["errno"]
+
+
+class ExceptionList(list[dict[str, Any]]):
+    """Exception values as built here: ``type``, ``value`` and ``module`` plain strings, a
+    ``mechanism`` of JSON values and a stack trace from events/frames.py. The serializer copies
+    them without a walk when no code outside tripwire saw the event."""
+
+    __slots__ = ()
+
 
 # (exception, parent_id, source) waiting to be emitted
 _Pending = tuple[BaseException, int | None, str | None]
@@ -98,7 +108,7 @@ def exceptions_from_error(
     """
     base = dict(mechanism) if mechanism else {"type": "generic", "handled": True}
     groups = _group_types()
-    values: list[dict[str, Any]] = []
+    values = ExceptionList()
     emitted: set[int] = set()
     pending: list[_Pending] = [(error, None, None)]
     while pending and len(values) < MAX_EXCEPTIONS:
@@ -178,10 +188,21 @@ def _attribute(exc: BaseException, name: str) -> object:
 
 
 def _errno(exc: BaseException) -> int | None:
-    is_os_error = issubclass(type(exc), OSError)
-    # Another class's own errno attribute is found as getattr(exc, "errno") would.
-    errno = _OS_ERRNO.__get__(exc) if is_os_error else _attribute(exc, "errno")
+    cls = type(exc)
+    if issubclass(cls, OSError):
+        errno = _OS_ERRNO.__get__(exc)
+    elif "errno" in _slot(exc, "__dict__") or _class_defines(cls, "errno"):
+        # Another class's own errno attribute is found as getattr(exc, "errno") would.
+        errno = _attribute(exc, "errno")
+    else:  # the common case, without raising and catching an AttributeError
+        return None
     return errno if type(errno) is int else None
+
+
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether ``name`` is in the namespace of ``cls`` or a class it inherits from."""
+    class_dict = _TYPE_SLOTS["__dict__"]
+    return any(name in class_dict.__get__(base) for base in _TYPE_SLOTS["__mro__"].__get__(cls))
 
 
 def _exception_value(

@@ -47,8 +47,9 @@ Frame = dict[str, Any]
 class FrameList(list[Frame]):
     """The frames of one stack trace as built here: JSON-safe already, within the databag
     limits when ``max_value_length`` is unset (at most ``MAX_LOCALS`` vars, plain ``str``,
-    ``int`` and ``bool`` values). The serializer copies such a list without a walk when no
-    code outside tripwire could have changed it (``serializer.frames_untouched``).
+    ``int`` and ``bool`` values), except for ``vars`` values that are a ``PendingRepr`` until
+    the pipeline finishes them (events/pending.py). The serializer takes such a list without
+    a walk when no code outside tripwire could have changed it (``frames_untouched``).
     """
 
     __slots__ = ()

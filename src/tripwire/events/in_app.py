@@ -87,6 +87,8 @@ def mark_in_app(event: Event, options: Options) -> None:
     Covers ``exception.values[*].stacktrace``, ``threads.values[*].stacktrace`` and a top-level
     ``stacktrace``; a frame's existing ``in_app`` is kept. Never raises on malformed events.
     """
+    if "exception" not in event and "threads" not in event and "stacktrace" not in event:
+        return  # a message: no frames
     rules = rules_for(options)
     for stacktrace in _stacktraces(event):
         frames = stacktrace.get("frames")

@@ -16,7 +16,7 @@ frames itself finishes them first too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tripwire import active
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tripwire.options import Options
     from tripwire.scope import Scope
 
-__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "reprs_may_wait"]
+__all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "may_hold_frames", "reprs_may_wait"]
 
 # Modules whose event processors never read frames: events they see may hold pending reprs.
 FRAME_BLIND_MODULES = frozenset({"tripwire.integrations.dedupe", "tripwire.integrations.argv"})
@@ -58,6 +58,11 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
     return True
 
 
+def may_hold_frames(event: Mapping[str, Any]) -> bool:
+    """False for an event without stack traces (a message): nothing to finish."""
+    return "exception" in event or "threads" in event or "stacktrace" in event
+
+
 def finish_reprs(event: dict[str, Any]) -> None:
     """Replace every ``PendingRepr`` in the frame ``vars`` of ``event`` by its text, in place.
 
@@ -86,7 +91,7 @@ def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
     for key in ("exception", "threads"):
         container = event.get(key)
         values = container.get("values") if type(container) is dict else None
-        if type(values) is list:
+        if isinstance(values, list):
             stacktraces.extend(value.get("stacktrace") for value in values if type(value) is dict)
     for stacktrace in stacktraces:
         frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
