@@ -1,7 +1,9 @@
 """What the request middleware alone costs: the bench app called bare and wrapped, no server.
 
-Usage: ``python bench/request_middleware.py [wsgi|asgi ...] [--rounds N]``. Each round starts a
-fresh interpreter per SDK (tripwire, official), which calls the bench app
+Usage: ``python bench/request_middleware.py [wsgi|asgi ...] [--rounds N] [--baseline SRC]``. Each
+round starts a fresh interpreter per SDK (tripwire, official, and with ``--baseline`` tripwire
+imported from the ``src`` directory SRC of another checkout, to compare two versions), which
+calls the bench app
 (bench/scenarios/app_server.py) bare and wrapped in the SDK's middleware, in alternating
 blocks; it reports the median time per request of each and their difference. An ASGI request
 runs in a task of its own, as servers run them. Prints the added microseconds per request:
@@ -13,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,16 +134,25 @@ def main(argv: list[str]) -> int:
     rounds = 3
     if "--rounds" in argv:
         rounds = int(argv[argv.index("--rounds") + 1])
+    variants: dict[str, Mapping[str, str]] = {"tripwire": os.environ, "official": os.environ}
+    if "--baseline" in argv:
+        src = argv[argv.index("--baseline") + 1]
+        path = os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
+        variants = {"tripwire": os.environ, f"tripwire ({src})": {**os.environ, "PYTHONPATH": path}}
     kinds = [kind for kind in argv if kind in ("wsgi", "asgi")] or ["wsgi", "asgi"]
     added: dict[tuple[str, str], list[float]] = {}
     bare: dict[str, list[float]] = {}
-    for _ in range(rounds):
+    for index in range(rounds):
         for kind in kinds:
-            for sdk in ("tripwire", "official"):
+            order = list(variants.items())
+            for name, env in order[index % 2 :] + order[: index % 2]:  # alternate who goes first
+                sdk = "official" if name == "official" else "tripwire"
                 command = [sys.executable, __file__, "--child", sdk, kind]
-                output = subprocess.run(command, capture_output=True, text=True, check=True)
+                output = subprocess.run(
+                    command, capture_output=True, text=True, check=True, env=dict(env)
+                )
                 figures = json.loads(output.stdout.strip().splitlines()[-1])
-                added.setdefault((kind, sdk), []).append(figures["wrapped"] - figures["bare"])
+                added.setdefault((kind, name), []).append(figures["wrapped"] - figures["bare"])
                 bare.setdefault(kind, []).append(figures["bare"])
     print("| app | bare app (us) | SDK | added per request (us), median | lowest, highest round |")
     print("|---|--:|---|--:|--:|")
