@@ -30,7 +30,11 @@ def test_demo_prints_grouped_issues_and_the_address_and_stores_them(tmp_path: Pa
 
     with Storage(tmp_path / ".tripwire" / "demo" / "inbox.sqlite3") as storage:
         issues = queries.issues(storage)
-        counts = {i.title.split(":")[0]: i.times_seen for i in issues}
+        # The SDK sends with more than one request in flight, so the two log events may
+        # arrive in either order; the issue's title is the one of the last to arrive.
+        counts = {
+            i.title.split(":")[0].replace("order 18", "order 19"): i.times_seen for i in issues
+        }
         assert counts == {
             "PaymentFailed": 1,
             "KeyError": 5,

@@ -108,23 +108,24 @@ def _message_template(event: dict[str, Any]) -> str:
     return template if isinstance(template, str) and template else message_of(event)
 
 
-def _frame_key(frame: dict[str, Any]) -> str:
-    where = frame.get("module") or frame.get("filename") or frame.get("abs_path") or "?"
-    return f"{where}.{frame.get('function') or '?'}"
-
-
 def _default_components(event: dict[str, Any]) -> tuple[str, ...]:
     exceptions = exceptions_of(event)
     if exceptions:
+        # module.function of each in-app frame, inline: the hottest loop of ingest.
         in_app = [
-            [_frame_key(f) for f in frames_of(exc.get("stacktrace")) if f.get("in_app") is True]
+            [
+                f"frame:{f.get('module') or f.get('filename') or f.get('abs_path') or '?'}"
+                f".{f.get('function') or '?'}"
+                for f in frames_of(exc.get("stacktrace"))
+                if f.get("in_app") is True
+            ]
             for exc in exceptions
         ]
         if any(in_app):
             parts: list[str] = []
             for exc, frames in zip(exceptions, in_app, strict=False):
                 parts.append(f"type:{exc.get('type') or 'Error'}")
-                parts.extend(f"frame:{key}" for key in frames)
+                parts.extend(frames)
             return tuple(parts)
         return tuple(
             f"{exc.get('type') or 'Error'}:{normalise(str(exc.get('value') or ''))}"

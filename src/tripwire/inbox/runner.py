@@ -42,6 +42,11 @@ class _CoalescedWrites:
         if parts and not self._transport.is_closing():
             self._transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
+    def write_now(self, data: bytes) -> None:
+        """Write ``data`` (after what is waiting) without waiting for the loop's turn."""
+        self._parts.append(data)
+        self.flush()
+
     def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
         for chunk in chunks:
             self.write(chunk)

@@ -214,9 +214,11 @@ def submit(
     body: bytes,
     encoding: str | None,
     ingest: Ingest,
+    on_written: Callable[[asyncio.Future[list[StoredEvent]]], None] | None = None,
 ) -> asyncio.Future[list[StoredEvent]] | None:
     """Queue the decoded ``ingest`` for the writer; the future is done once it is
-    committed (None: nothing to write). Raises ``IngestError`` for a key that does not fit."""
+    committed (None: nothing to write; see ``Writer.submit`` for ``on_written``). Raises
+    ``IngestError`` for a key that does not fit."""
     project = inbox.authenticate(auth, ingest, project_id)
     if not (ingest.events or ingest.client_reports):
         return None
@@ -225,7 +227,7 @@ def submit(
         prepare(e, raw=raw, gzipped_envelope=as_received, attachments=ingest.attachments)
         for e, raw in zip(ingest.events, ingest.raw, strict=True)
     ]
-    return inbox.writer.submit(project.id, prepared, ingest.client_reports)
+    return inbox.writer.submit(project.id, prepared, ingest.client_reports, on_written)
 
 
 def write_error(exc: BaseException) -> BaseException:

@@ -26,6 +26,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -51,6 +52,7 @@ class _Job:
     events: list[PreparedEvent]
     reports: list[ClientReportCount]
     future: asyncio.Future[list[StoredEvent]]
+    on_written: Callable[[asyncio.Future[list[StoredEvent]]], None] | None = None
 
 
 class Writer:
@@ -102,12 +104,17 @@ class Writer:
         project_id: int,
         events: list[PreparedEvent],
         reports: list[ClientReportCount] | None = None,
+        on_written: Callable[[asyncio.Future[list[StoredEvent]]], None] | None = None,
     ) -> asyncio.Future[list[StoredEvent]]:
         """Queue a request's events; the future is done once they are committed. Raises
-        ``Overloaded`` when they do not fit in the queue."""
+        ``Overloaded`` when they do not fit in the queue.
+
+        ``on_written(future)`` is called as soon as the future is done, in the same turn
+        of the loop (a done callback of the future would wait for the loop's next turn).
+        """
         self.check_capacity(len(events))
         loop = asyncio.get_running_loop()
-        job = _Job(project_id, events, list(reports or ()), loop.create_future())
+        job = _Job(project_id, events, list(reports or ()), loop.create_future(), on_written)
         self._pending.append(job)
         self._queued_events += len(events)
         if not self._scheduled and not self._committing:
@@ -160,6 +167,12 @@ class Writer:
         self._queued_events -= sum(len(job.events) for job in batch)
         for job, outcome in zip(batch, outcomes, strict=True):
             _settle(job, outcome)
+        for job in batch:
+            if job.on_written is not None:
+                try:
+                    job.on_written(job.future)
+                except Exception:  # the other requests still get their answers
+                    logger.exception("answering a request failed")
         self._flush()
 
     def _write(self, batch: list[_Job]) -> list[_Outcome]:
