@@ -16,17 +16,17 @@ from collections.abc import Callable, Collection, Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
+from tripwire.events.snapshot import PendingRepr, snapshot_of
 from tripwire.repr_size import (
     ATOMS,
     FAST_CONTAINERS,
     FIXED_SIZE,
     MAX_DEPTH,
-    MAX_FAST_ITEMS,
     SHORT,
     column_estimate,
     estimate,
 )
-from tripwire.secret_names import FILTERED, KNOWN_SAFE_NAMES, is_safe_name, names_are_safe
+from tripwire.secret_names import FILTERED, is_safe_name, names_are_safe
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -52,28 +52,7 @@ _MAX_CACHED_CLASSES = 1024
 _class_traits: dict[type, tuple[_Shape | None, Callable[[Any], object] | None]] = {}
 
 _PAIRS = ("[", "(")  # the shapes a (name, value) pair comes in
-# Items of a container whose repr may wait (events/pending.py): immutable, with short reprs.
-_SCALARS = frozenset({int, float, bool, type(None), complex})
-_TEXTS = frozenset({str})
 _CUT_FIRST = ATOMS | {bytearray}
-_MIN_LATE_TEXT = 64  # shorter strings are repr'd at once: cheaper than keeping them
-
-
-class PendingRepr(tuple[object, int]):
-    """A local's repr to be made later (events/pending.py): ``(value, max_length)``, where
-    ``value`` is an immutable snapshot (a string, or a copy of a small container of numbers
-    or short strings) that ``safe_reprs(..., max_length)`` turns into the text the caller
-    would have made. A tuple: made at C speed, thousands per capture."""
-
-    __slots__ = ()
-
-    @property
-    def value(self) -> object:
-        return self[0]
-
-    @property
-    def max_length(self) -> int:
-        return self[1]
 
 
 class _Shape(NamedTuple):
@@ -163,7 +142,7 @@ def safe_reprs(
 
     For frame locals, thousands per capture: ints, strs and small builtin containers, the
     common values, are repr'd here without a ``safe_repr`` call each. With ``later``, long
-    strings and small flat containers of numbers or short strings become a ``PendingRepr``
+    strings and small containers (nested ones too) of numbers and short strings become a ``PendingRepr``
     of an immutable snapshot instead (events/pending.py makes their text on the worker).
     """
     if custom_repr is not None or max_length < _MIN_INLINE_LENGTH:
@@ -173,7 +152,10 @@ def safe_reprs(
     for name, value in pairs:
         kind = type(value)
         if later and (kind is list or kind is dict or kind is tuple or kind is str):
-            pending = _snapshot(value, kind, max_length, limit)
+            try:
+                pending = snapshot_of(value, kind, max_length, limit)
+            except Exception:  # a metaclass's __hash__ among the items: repr it now
+                pending = None
             if pending is not None:
                 reprs[name] = pending
                 continue
@@ -207,36 +189,6 @@ def safe_reprs(
                         text = _object_text(value, text)
         reprs[name] = text if len(text) <= max_length else text[: max_length - 3] + _ELLIPSIS
     return reprs
-
-
-def _snapshot(value: Any, kind: type, max_length: int, limit: int) -> PendingRepr | None:
-    """An immutable snapshot of ``value`` whose repr may wait, or None to repr it now.
-
-    Only exact builtin types are looked at (``set(map(type, ...))`` runs no application
-    code), sizes are bounded so the copy is cheap, and strings in containers must be short
-    in total, so a snapshot never holds on to much memory.
-    """
-    if kind is str:
-        if len(value) < _MIN_LATE_TEXT:
-            return None
-        return PendingRepr((value if len(value) < max_length else value[:max_length], max_length))
-    size = len(value)
-    if size == 0 or size > MAX_FAST_ITEMS:
-        return None
-    if kind is dict:
-        kinds = set(map(type, value.values()))  # first: nested containers fail here
-        if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value.values())) <= limit)):
-            return None
-        if set(map(type, value)) != _TEXTS:
-            return None
-        # Names known safe are short (secret_names): most dicts skip the sum of lengths.
-        if not KNOWN_SAFE_NAMES.issuperset(value) and sum(map(len, value)) > limit:
-            return None
-        return PendingRepr((dict(value), max_length))
-    kinds = set(map(type, value))
-    if not (kinds <= _SCALARS or (kinds == _TEXTS and sum(map(len, value)) <= limit)):
-        return None
-    return PendingRepr((value if kind is tuple else list(value), max_length))
 
 
 def safe_str(value: object) -> str:

@@ -42,6 +42,15 @@ flat = st.one_of(
     st.dictionaries(st.sampled_from(["password", "token", "user", "apiKey"]), short_text),
     st.text(min_size=60, max_size=700),
     st.lists(st.lists(st.integers(), max_size=3), max_size=3),
+    st.recursive(
+        st.one_of(scalars, short_text),
+        lambda children: st.one_of(
+            st.lists(children, max_size=5),
+            st.lists(children, max_size=3).map(tuple),
+            st.dictionaries(st.one_of(short_text, st.integers()), children, max_size=4),
+        ),
+        max_leaves=30,
+    ),
 )
 
 
@@ -70,7 +79,17 @@ def test_the_snapshot_is_taken_at_capture_time() -> None:
     assert finished(later) == before
 
 
-def test_only_small_flat_containers_of_immutable_values_wait() -> None:
+def test_a_nested_snapshot_is_a_deep_copy() -> None:
+    tree = {"level1": {"level2": [1, 2, {"level3": "x"}]}}
+    before = safe_reprs([("tree", tree)])
+    later = safe_reprs([("tree", tree)], later=True)
+    assert type(later["tree"]) is PendingRepr
+    tree["level1"]["level2"][2]["level3"] = "changed"  # type: ignore[index]
+    tree["level1"]["level2"].append(3)
+    assert finished(later) == before
+
+
+def test_only_small_containers_of_immutable_values_wait() -> None:
     class Item:
         def __repr__(self) -> str:
             return "<item>"
@@ -84,7 +103,10 @@ def test_only_small_flat_containers_of_immutable_values_wait() -> None:
             ("text", "x" * 100),
             ("huge_text", "y" * 100_000),
             ("long", list(range(1000))),
-            ("nested", [[1], [2]]),
+            ("nested", {"a": {"b": {"c": [1, (2, "x")]}}}),
+            ("too_deep", [[[[[[1]]]]]]),
+            ("nested_object", {"a": [Item()]}),
+            ("nested_long", {"a": ["z" * 3000]}),
             ("objects", [Item()]),
             ("subclass_keys", {Name("a"): 1}),
             ("long_strings", ["z" * 5000]),
@@ -99,7 +121,10 @@ def test_only_small_flat_containers_of_immutable_values_wait() -> None:
         "text": True,
         "huge_text": True,
         "long": False,
-        "nested": False,
+        "nested": True,
+        "too_deep": False,
+        "nested_object": False,
+        "nested_long": False,
         "objects": False,
         "subclass_keys": False,
         "long_strings": False,

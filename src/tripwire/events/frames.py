@@ -17,6 +17,7 @@ from itertools import islice
 from types import CodeType, FrameType, ModuleType, TracebackType
 from typing import Any
 
+from tripwire import active
 from tripwire.events.in_app import is_in_app, mark_in_app, rules_for
 from tripwire.events.pending import reprs_may_wait
 from tripwire.events.source import CONTEXT_LINES, Context, context_of
@@ -200,8 +201,6 @@ def _reprs_may_wait(options: Options) -> bool:
     the active scopes; the pipeline finishes them at once if the capture's own do not agree."""
     if not options.include_local_variables:
         return False
-    from tripwire import active
-
     layers = (active.get_global_scope(), active.get_isolation_scope(), active.get_current_scope())
     return reprs_may_wait(options, layers)
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tripwire import active
-from tripwire.safe_repr import PendingRepr, safe_reprs
+from tripwire.events.snapshot import PendingRepr
+from tripwire.safe_repr import safe_reprs
 
 if TYPE_CHECKING:
     from tripwire.options import Options

@@ -1,4 +1,4 @@
-"""Encoded envelopes on their way out, and the outcomes of sending one.
+"""Encoded envelopes on their way out, the outcomes of sending one, and what sends them.
 
 An ``Outbound`` holds the wire bytes of an envelope without ``sent_at`` (stamped at each
 attempt, so a replayed envelope tells the server when it really left) plus a summary of its
@@ -8,8 +8,9 @@ items, so drops can be counted by category without decoding the payloads again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from tripwire import drops
 from tripwire.envelope import Envelope, category_of, encode_json, format_timestamp
@@ -20,7 +21,9 @@ __all__ = [
     "Outcome",
     "RateLimited",
     "Rejected",
+    "Request",
     "Retry",
+    "Sender",
     "Sent",
     "count_lost",
     "scan_items",
@@ -176,3 +179,32 @@ class Rejected:
 
 
 Outcome = Sent | Retry | RateLimited | Rejected
+
+
+class Request(Protocol):
+    """A request written to the server, its answer not read yet (inflight.py)."""
+
+    def finish(self, meanwhile: Callable[[], object] | None = None) -> Outcome: ...
+
+    def abandon(self) -> None: ...
+
+
+class Sender(Protocol):
+    """What the worker needs from the network side (http.py)."""
+
+    has_destination: bool
+
+    @property
+    def parallel(self) -> int: ...
+
+    def start(self, outbound: Outbound) -> Request: ...
+
+    def prepare_body(self, outbound: Outbound) -> None: ...
+
+    def mirror(self, outbound: Outbound) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -17,18 +17,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 from tripwire import drops
 from tripwire.envelope import Envelope
 from tripwire.transport import lifecycle
 from tripwire.transport.backlog import Backlog
-from tripwire.transport.outbound import Outbound, Outcome, count_lost
+from tripwire.transport.outbound import Outbound, Request, Sender, count_lost
 from tripwire.transport.ratelimits import RateLimits
 from tripwire.transport.reports import ReportSchedule
 from tripwire.transport.spool import Spool
 
-__all__ = ["Sender", "Worker", "count_envelope"]
+__all__ = ["Worker", "count_envelope"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,35 +48,6 @@ FIRST_JSON_BYTES_GUESS = 2048  # per envelope, until the worker has encoded some
 # quarter of a CPU). Wall-clock time would count the caller's turns with the GIL as well.
 DRAIN_SHARE = 0.1
 CALLBACK_AFTER_S = 0.1
-
-
-class Request(Protocol):
-    """A request written to the server, its answer not read yet (inflight.py)."""
-
-    def finish(self, meanwhile: Callable[[], object] | None = None) -> Outcome: ...
-
-    def abandon(self) -> None: ...
-
-
-class Sender(Protocol):
-    """What the worker needs from the network side (http.py)."""
-
-    has_destination: bool
-
-    @property
-    def parallel(self) -> int: ...
-
-    def start(self, outbound: Outbound) -> Request: ...
-
-    def prepare_body(self, outbound: Outbound) -> None: ...
-
-    def mirror(self, outbound: Outbound) -> None: ...
-
-    def prepare(self) -> None: ...
-
-    def reset(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class _Stop(Exception):
