@@ -7,8 +7,8 @@ second of them, never half of one). Events not yet committed were never answered
 
 The events that arrive within one iteration of the event loop form a batch, committed at
 the end of that iteration on the loop's thread: the busier the inbox, the larger its
-batches and the fewer pages each event costs. The loop never waits for the database: when
-another writer holds it (pruning, a page's action, another process) or the batch fails,
+batches and the fewer pages each event costs. The loop never waits for another writer: when
+one holds the database (pruning, a page's action, another process) or the batch fails,
 the batch goes to the writer thread, which waits its turn and retries each request alone
 so that one bad request does not fail its neighbours. (Committing every batch on a thread
 measured worse: on 2 CPUs, the two wake-ups per batch and the two threads taking turns for
