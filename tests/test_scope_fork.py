@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import tripwire
+from tripwire import scope
 from tripwire.integrations.asyncio import AsyncioIntegration
 from tripwire.scope import Scope
 from tripwire.testing import capture_events
@@ -186,6 +187,10 @@ def test_new_scopes_never_share_what_they_write(kind: str, events: list[dict[str
     assert _read(events, first, kind) == ["a"]
     assert _read(events, second, kind) == ["b"]
     assert _read(events, Scope(), kind) == []
+    shared_empties = (scope._EMPTY_TAGS, scope._EMPTY_CONTEXTS, scope._EMPTY_PROCESSORS)
+    assert shared_empties == ({}, {}, [])
+    assert (len(scope._EMPTY_RING.items), scope._EMPTY_RING.evicted) == (0, 0)
+    assert scope._EMPTY_ERROR_PROCESSORS == scope._EMPTY_ATTACHMENTS == []
 
 
 @pytest.mark.parametrize("kind", sorted(set(KINDS) - SINGLE))
