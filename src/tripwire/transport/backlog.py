@@ -164,9 +164,9 @@ class Backlog:
         if self._writer is not None:
             for batch in self._writer.stop():  # after the batch being written is done
                 leftovers.extend(batch)
-            for batch, written in self._writer.collect():
-                self._count_spooled(batch, written)
-                leftovers.extend(batch[written:])
+            for done in self._writer.collect():
+                self._count_spooled(done.envelopes, done.events)
+                leftovers.extend(done.unwritten)
         leftovers.extend(self._queue)
         self._queue.clear()
         self._queue_bytes = 0
@@ -179,12 +179,12 @@ class Backlog:
         if self.spool is None or not outbounds:
             return outbounds
         written = self.spool.write([outbound.body for outbound in outbounds])
-        self._count_spooled(outbounds, written)
+        self._count_spooled(written, sum(_events_in(outbound) for outbound in outbounds[:written]))
         return outbounds[written:]
 
-    def _count_spooled(self, outbounds: list[Outbound], written: int) -> None:
-        self.spooled_events += sum(_events_in(outbound) for outbound in outbounds[:written])
-        if written:
+    def _count_spooled(self, envelopes: int, events: int) -> None:
+        self.spooled_events += events
+        if envelopes:
             self._spool_pending = True
 
     def collect_written(self) -> None:
@@ -192,9 +192,9 @@ class Backlog:
         had no room, kept in memory within the bound or counted as lost.
         """
         if self._writer is not None:
-            for batch, written in self._writer.collect():
-                self._count_spooled(batch, written)
-                self._keep_or_count(batch[written:])
+            for done in self._writer.collect():
+                self._count_spooled(done.envelopes, done.events)
+                self._keep_or_count(done.unwritten)
 
     @property
     def _memory_bound(self) -> int:

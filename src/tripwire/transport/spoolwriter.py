@@ -15,13 +15,23 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from tripwire.transport.outbound import Outbound
 from tripwire.transport.spool import Spool
 
-__all__ = ["SpoolWriter"]
+__all__ = ["SpoolWriter", "Written"]
 
 logger = logging.getLogger(__name__)
+
+
+class Written(NamedTuple):
+    """A batch the thread is done with: the envelopes written (as counts; their bytes are
+    let go at once) and those the spool had no room for."""
+
+    envelopes: int
+    events: int
+    unwritten: list[Outbound]
 
 
 class SpoolWriter:
@@ -33,7 +43,7 @@ class SpoolWriter:
         self._cond = threading.Condition(threading.Lock())
         self._waiting: deque[list[Outbound]] = deque()
         self._is_writing = False
-        self._written: list[tuple[list[Outbound], int]] = []
+        self._written: list[Written] = []
         self._thread: threading.Thread | None = None
         self._is_stopped = False
         self.pending_bytes = 0  # of the batches waiting or being written
@@ -58,8 +68,8 @@ class SpoolWriter:
             self._cond.notify()
         return True
 
-    def collect(self) -> list[tuple[list[Outbound], int]]:
-        """The batches written since the last call, each with how many of it fit."""
+    def collect(self) -> list[Written]:
+        """The batches written since the last call."""
         with self._cond:
             written, self._written = self._written, []
         return written
@@ -93,9 +103,11 @@ class SpoolWriter:
                 written = self._spool.write([outbound.body for outbound in batch])
             except Exception:  # the thread's outermost frame: the batch goes back unwritten
                 logger.exception("tripwire spool writer failed")
+            events = sum(info.type == "event" for o in batch[:written] for info in o.items)
             with self._cond:
                 self._is_writing = False
                 self.pending_bytes -= sum(len(outbound.body) for outbound in batch)
-                self._written.append((batch, written))
+                self._written.append(Written(written, events, batch[written:]))
                 self._cond.notify_all()
+            del batch  # the written envelopes' bytes go now, not when the worker collects
             self._on_written()
