@@ -270,7 +270,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("--events", "300", "--seconds", "3"),
         (
             Row("store_events_per_s", "Storage.store_event(), events/s", Target(">= 2,000/s", at_least=2000), 0),
-            Row("http_events_per_s", "POST to tripwire serve, 4 threads, events/s", Target(">= 2,000/s", at_least=2000), 0),
+            Row("http_events_per_s", "POST to tripwire serve, 4 connections, events/s", Target(">= 2,000/s", at_least=2000), 0),
+            Row("http_server_cpu_us_per_event", "  server CPU per stored event (us)", digits=0),
+            Row("http_server_cpu_share", "  server CPU share (cores)", digits=2),
+            Row("http_client_cpu_share", "  load generator CPU share (cores)", digits=2),
             Row("store_issues", "issues after grouping (of 40 sites)", digits=0),
         ),
         rounds=2,
