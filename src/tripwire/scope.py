@@ -165,6 +165,11 @@ class Scope:
         forked._last_event_id = self._last_event_id
         forked._trace = self._trace
         forked._shared = self._shared = _ALL
+        if not forked._tags:
+            # Tags are what a new scope is most often opened to set: an empty dict of its own
+            # costs the fork one allocation and saves the first set_tag the copy under the lock.
+            forked._tags = {}
+            forked._shared = _ALL & ~_TAGS
         return forked
 
     def _fork_for_request(self, processor: EventProcessor) -> Scope:
@@ -173,7 +178,7 @@ class Scope:
         forked = self.fork()
         forked._event_processors = [*self._event_processors, processor]
         forked._breadcrumbs = _EMPTY_RING
-        forked._shared = _ALL & ~_PROCESSORS  # no other thread has seen the fork yet
+        forked._shared &= ~_PROCESSORS  # no other thread has seen the fork yet
         return forked
 
     def _own(self, part: int) -> None:
