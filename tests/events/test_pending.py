@@ -147,6 +147,8 @@ def test_reprs_wait_only_when_no_callback_reads_the_event_first() -> None:
     assert not reprs_may_wait(Options(error_sampler=lambda event, hint: 1.0), ())
     assert not reprs_may_wait(Options(max_value_length=100), ())
     assert not reprs_may_wait(Options(custom_repr=lambda value: None), ())
+    # before_send runs on the caller's thread after every step: nothing would reach the worker
+    assert not reprs_may_wait(Options(before_send=lambda event, hint: event), ())
     assert not may_hold_frames({"message": "payment retried"})
     assert may_hold_frames({"exception": {"values": []}})
 
@@ -208,3 +210,19 @@ def test_an_attached_stack_is_sent_with_text_too() -> None:
     frames = events[0]["threads"]["values"][0]["stacktrace"]["frames"]
     assert frames[-1]["vars"]["numbers"].startswith("[0, 1, 2")
     assert all(type(text) is str for frame in frames for text in frame.get("vars", {}).values())
+
+
+def test_a_filter_on_a_pending_repr_edits_its_text_once_made() -> None:
+    value = "x" * 70 + " token=abc123"
+    [pending] = [v for v in safe_reprs([("text", value)], DEFAULT_MAX_LENGTH, later=True).values()]
+    assert type(pending) is PendingRepr
+    hide = pending.then(lambda text: text.replace("abc123", "[Filtered]"))
+    upper = hide.then(str.upper)  # filters apply in the order they were added
+    broken = pending.then(lambda text: text[10**9])  # raises IndexError
+
+    reprs = finished({"plain": pending, "hidden": hide, "both": upper, "broken": broken})
+
+    assert reprs["plain"] == repr(value)
+    assert reprs["hidden"] == repr(value).replace("abc123", "[Filtered]")
+    assert reprs["both"] == repr(value).replace("abc123", "[Filtered]").upper()
+    assert reprs["broken"] == "<repr filtered out>"  # never the unfiltered text

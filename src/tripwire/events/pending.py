@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tripwire import active
-from tripwire.events.snapshot import PendingRepr
+from tripwire.events.snapshot import PendingRepr, TextFilter
 from tripwire.safe_repr import safe_reprs
 
 if TYPE_CHECKING:
@@ -29,17 +29,31 @@ if TYPE_CHECKING:
 
 __all__ = ["FRAME_BLIND_MODULES", "finish_reprs", "may_hold_frames", "reprs_may_wait"]
 
-# Modules whose event processors never read frames: events they see may hold pending reprs.
-FRAME_BLIND_MODULES = frozenset({"tripwire.integrations.dedupe", "tripwire.integrations.argv"})
+# Modules whose event processors never read the text of frame variables, or edit it only
+# through ``PendingRepr.then`` (the request integrations' secret filter): events they see may
+# hold pending reprs. Without the request modules here, every capture inside a web request
+# would take all its reprs on the caller's thread.
+FRAME_BLIND_MODULES = frozenset(
+    {
+        "tripwire.integrations.argv",
+        "tripwire.integrations.asgi",
+        "tripwire.integrations.celery",
+        "tripwire.integrations.dedupe",
+        "tripwire.integrations.wsgi",
+    }
+)
 
 
 def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
     """True when no callback outside tripwire reads a capture's event before the worker:
     no ``error_sampler``, and every event and error processor of ``layers`` and every global
     one ignores frames. Also False under ``max_value_length`` or ``custom_repr`` (the
-    serializer, or the user's function, must see every repr on the caller's thread)."""
+    serializer, or the user's function, must see every repr on the caller's thread), and
+    under ``before_send``: every step then runs on the caller's thread, so a repr left for
+    later would cost a snapshot and then the repr, both on the caller."""
     if (
-        options.error_sampler is not None
+        options.before_send is not None
+        or options.error_sampler is not None
         or options.max_value_length is not None
         or options.custom_repr is not None
     ):
@@ -85,6 +99,17 @@ def finish_reprs(event: dict[str, Any]) -> None:
                 by_length.setdefault(value.max_length, []).append((name, value.value))
             for max_length, pairs in by_length.items():
                 variables.update(safe_reprs(pairs, max_length))  # never raises
+            for name, value in pending:
+                text_filter = value.text_filter
+                if text_filter is not None:
+                    variables[name] = _filtered(variables[name], text_filter)
+
+
+def _filtered(text: object, text_filter: TextFilter) -> object:
+    try:
+        return text_filter(text) if isinstance(text, str) else text
+    except Exception:  # a filter hides something: never keep the unfiltered text
+        return "<repr filtered out>"
 
 
 def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:

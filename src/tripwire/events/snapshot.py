@@ -9,12 +9,13 @@ repr it on the transport's worker and get the text the caller would have got. An
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tripwire.repr_size import MAX_DEPTH, MAX_FAST_ITEMS
 from tripwire.secret_names import KNOWN_SAFE_NAMES
 
-__all__ = ["PendingRepr", "snapshot_of"]
+__all__ = ["PendingRepr", "TextFilter", "snapshot_of"]
 
 _SCALARS = frozenset({int, float, bool, type(None), complex})
 _TEXTS = frozenset({str})
@@ -23,10 +24,18 @@ _SMALL = 8  # containers this small are copied item by item, larger ones checked
 _MAX_LATE_DEPTH = MAX_DEPTH  # deeper nesting is repr'd at once (shown as [...] anyway)
 
 
-class PendingRepr(tuple[object, int]):
+TextFilter = Callable[[str], str]
+
+
+class PendingRepr(tuple[Any, ...]):
     """A local's repr to be made later (events/pending.py): ``(value, max_length)``, where
     ``value`` is an immutable snapshot that ``safe_reprs(..., max_length)`` turns into the
-    text the caller would have made. A tuple: made at C speed, thousands per capture."""
+    text the caller would have made. A tuple: made at C speed, thousands per capture.
+
+    ``(value, max_length, text_filter)`` when a processor would have edited the text (the
+    request integrations take a request's secrets out of frame variables): the filter is
+    applied to the text once it is made.
+    """
 
     __slots__ = ()
 
@@ -36,7 +45,18 @@ class PendingRepr(tuple[object, int]):
 
     @property
     def max_length(self) -> int:
-        return self[1]
+        return int(self[1])
+
+    @property
+    def text_filter(self) -> TextFilter | None:
+        return self[2] if len(self) > 2 else None
+
+    def then(self, text_filter: TextFilter) -> PendingRepr:
+        """This repr, with ``text_filter`` applied to its text after any filter it has."""
+        first = self.text_filter
+        if first is None:
+            return PendingRepr((self[0], self[1], text_filter))
+        return PendingRepr((self[0], self[1], lambda text: text_filter(first(text))))
 
 
 def snapshot_of(value: Any, kind: type, max_length: int, limit: int) -> PendingRepr | None:

@@ -15,8 +15,10 @@ the request integrations look for them by value (runs in an event processor, at 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from urllib.parse import unquote_plus
 
+from tripwire.events.snapshot import PendingRepr
 from tripwire.types import Event
 
 __all__ = [
@@ -97,10 +99,12 @@ def secret_values(
 def redact_frame_variables(event: Event, secrets: list[str]) -> None:
     """Replace ``secrets`` inside the frame variables of ``event`` with ``"[Filtered]"``.
 
-    A repr cut off inside a secret loses that prefix too.
+    A repr cut off inside a secret loses that prefix too. A repr left for the worker (a
+    ``PendingRepr``) gets the same filter, applied when its text is made.
     """
     if not secrets:
         return
+    redact = partial(_redacted, secrets=secrets)
     holders: list[object] = [event.get("stacktrace")]
     for key in ("exception", "threads"):
         container = event.get(key)
@@ -116,6 +120,8 @@ def redact_frame_variables(event: Event, secrets: list[str]) -> None:
                 for name, text in variables.items():
                     if isinstance(text, str):
                         variables[name] = _redacted(text, secrets)
+                    elif type(text) is PendingRepr:  # its text is made on the worker
+                        variables[name] = text.then(redact)
 
 
 def _redacted(text: str, secrets: list[str]) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from tripwire.events.pending import finish_reprs
 from tripwire.integrations._request_secrets import (
     is_sensitive_header,
     parse_cookies,
     redact_frame_variables,
     secret_values,
 )
+from tripwire.safe_repr import PendingRepr, safe_reprs
 from tripwire.scrubber import EventScrubber
 
 HEADERS = {
@@ -86,3 +88,23 @@ def test_secrets_in_frame_variables_are_filtered_even_where_a_repr_was_cut() -> 
         "cut": "{'HTTP_COOKIE': 'sessionid=[Filtered]...",
         "count": "3",
     }
+
+
+def test_secrets_in_reprs_left_for_the_worker_are_filtered_when_made() -> None:
+    headers = ["Bearer s3cret-token", "s3cret-token"]
+    kept = [("headers", headers), ("cut", "x" * 500 + "Bearer s3cret-token")]
+    events: list[dict[str, Any]] = []
+    for later in (True, False):
+        reprs = safe_reprs(kept, 512, later=later)
+        assert all((type(value) is PendingRepr) == later for value in reprs.values())
+        event = {"exception": {"values": [{"stacktrace": {"frames": [{"vars": reprs}]}}]}}
+        redact_frame_variables(event, ["Bearer s3cret-token", "s3cret-token"])  # type: ignore[arg-type]
+        finish_reprs(event)
+        events.append(event)
+
+    later_event, at_once_event = events
+    assert later_event == at_once_event  # the same text as when the reprs are made at once
+    variables = later_event["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"]
+    assert "s3cret" not in variables["headers"]
+    assert "s3cret" not in variables["cut"]
+    assert variables["cut"].endswith("[Filtered]...")  # cut inside the secret

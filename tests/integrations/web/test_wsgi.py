@@ -14,6 +14,8 @@ import pytest
 import tripwire
 from tests.integrations.web.servers import serve_werkzeug, serve_wsgi
 from tests.relay import assert_valid_event
+from tripwire.active import capture_layers
+from tripwire.events.pending import reprs_may_wait
 from tripwire.integrations.wsgi import ENVIRON_KEY, SentryWsgiMiddleware
 from tripwire.testing import capture_events
 
@@ -264,3 +266,30 @@ def test_the_environ_lets_go_of_the_request_state_when_the_response_ends(path: s
 
     [environ] = environs
     assert ENVIRON_KEY not in environ
+
+
+def test_reprs_wait_for_the_worker_inside_a_request_and_its_secrets_are_filtered() -> None:
+    """The request's event processor edits frame variables only through pending reprs, so a
+    capture in a request leaves them for the worker like any other; the secrets still go."""
+    waits: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        client = tripwire.get_client()
+        waits.append(reprs_may_wait(client.config, capture_layers(None, None, {})))
+        seen = "visited " + environ["QUERY_STRING"] + " " * 60  # long enough to wait
+        raise ValueError(seen[:8])
+
+    with (
+        capture_events(send_default_pii=True) as events,
+        serve_wsgi(SentryWsgiMiddleware(app)) as url,
+    ):
+        httpx.get(f"{url}/orders?page=1&token=s3cr3t-query-value")
+
+    assert waits == [True]
+    [event] = events
+    assert_valid_event(event)
+    assert "s3cr3t-query-value" not in json.dumps(event)
+    [frame_vars] = [
+        f["vars"] for f in _exception(event)["stacktrace"]["frames"] if "seen" in f.get("vars", {})
+    ]
+    assert frame_vars["seen"].startswith("'visited page=1&token=[Filtered] ")
