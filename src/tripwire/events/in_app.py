@@ -7,9 +7,8 @@ Runs on the caller's thread. The rules of one ``Options`` are built once; each a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any
 
+from tripwire.events.stacktraces import frame_lists, may_hold_frames
 from tripwire.options import Options
 from tripwire.types import Event
 
@@ -87,13 +86,10 @@ def mark_in_app(event: Event, options: Options) -> None:
     Covers ``exception.values[*].stacktrace``, ``threads.values[*].stacktrace`` and a top-level
     ``stacktrace``; a frame's existing ``in_app`` is kept. Never raises on malformed events.
     """
-    if "exception" not in event and "threads" not in event and "stacktrace" not in event:
+    if not may_hold_frames(event):
         return  # a message: no frames
     rules = rules_for(options)
-    for stacktrace in _stacktraces(event):
-        frames = stacktrace.get("frames")
-        if not isinstance(frames, list):
-            continue
+    for frames in frame_lists(event):
         for frame in frames:
             if not isinstance(frame, dict) or frame.get("in_app") is not None:
                 continue
@@ -105,15 +101,3 @@ def mark_in_app(event: Event, options: Options) -> None:
             )
             if decision is not None:
                 frame["in_app"] = decision
-
-
-def _stacktraces(event: Event) -> Iterable[dict[str, Any]]:
-    for key in ("exception", "threads"):
-        container = event.get(key)
-        values = container.get("values") if isinstance(container, dict) else None
-        if isinstance(values, list):
-            for value in values:
-                if isinstance(value, dict) and isinstance(value.get("stacktrace"), dict):
-                    yield value["stacktrace"]
-    if isinstance(event.get("stacktrace"), dict):
-        yield event["stacktrace"]

@@ -16,11 +16,12 @@ frames itself finishes them first too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tripwire import active
 from tripwire.events.snapshot import PendingRepr, TextFilter
+from tripwire.events.stacktraces import frame_lists, may_hold_frames
 from tripwire.safe_repr import safe_reprs
 
 if TYPE_CHECKING:
@@ -73,17 +74,12 @@ def reprs_may_wait(options: Options, layers: Iterable[Scope]) -> bool:
     return True
 
 
-def may_hold_frames(event: Mapping[str, Any]) -> bool:
-    """False for an event without stack traces (a message): nothing to finish."""
-    return "exception" in event or "threads" in event or "stacktrace" in event
-
-
 def finish_reprs(event: dict[str, Any]) -> None:
     """Replace every ``PendingRepr`` in the frame ``vars`` of ``event`` by its text, in place.
 
     Never raises; cheap when there is none (one type check per local).
     """
-    for frames in _frame_lists(event):
+    for frames in frame_lists(event):
         for frame in frames:
             variables = frame.get("vars") if type(frame) is dict else None
             if type(variables) is not dict:
@@ -110,16 +106,3 @@ def _filtered(text: object, text_filter: TextFilter) -> object:
         return text_filter(text) if isinstance(text, str) else text
     except Exception:  # a filter hides something: never keep the unfiltered text
         return "<repr filtered out>"
-
-
-def _frame_lists(event: dict[str, Any]) -> Iterator[list[Any]]:
-    stacktraces: list[object] = [event.get("stacktrace")]
-    for key in ("exception", "threads"):
-        container = event.get(key)
-        values = container.get("values") if type(container) is dict else None
-        if isinstance(values, list):
-            stacktraces.extend(value.get("stacktrace") for value in values if type(value) is dict)
-    for stacktrace in stacktraces:
-        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        if isinstance(frames, list):
-            yield frames

@@ -19,6 +19,7 @@ from functools import partial
 from urllib.parse import unquote_plus
 
 from tripwire.events.snapshot import PendingRepr
+from tripwire.events.stacktraces import frame_lists
 from tripwire.types import Event
 
 __all__ = [
@@ -105,16 +106,8 @@ def redact_frame_variables(event: Event, secrets: list[str]) -> None:
     if not secrets:
         return
     redact = partial(_redacted, secrets=secrets)
-    holders: list[object] = [event.get("stacktrace")]
-    for key in ("exception", "threads"):
-        container = event.get(key)
-        values = container.get("values") if isinstance(container, dict) else None
-        for value in values if isinstance(values, list) else ():
-            if isinstance(value, dict):
-                holders.append(value.get("stacktrace"))
-    for stacktrace in holders:
-        frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-        for frame in frames if isinstance(frames, list) else ():
+    for frames in frame_lists(event):
+        for frame in frames:
             variables = frame.get("vars") if isinstance(frame, dict) else None
             if isinstance(variables, dict):
                 for name, text in variables.items():
