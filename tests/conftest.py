@@ -30,8 +30,7 @@ def _every_recorded_event_passes_relay() -> Iterator[None]:
 def _fresh_tripwire() -> Iterator[None]:
     """Each test starts with no client and empty scopes, and fails if a guard swallowed."""
     active._global_scope = None
-    active._isolation_scope.set(None)
-    active._current_scope.set(None)
+    active._scopes.set(None)
     api.swallowed.clear()
     yield
     client = active.get_global_scope().client

@@ -364,7 +364,7 @@ def test_a_request_fork_has_its_processor_and_none_of_the_parents_breadcrumbs(
     parent = Scope()
     parent.add_breadcrumb(message="server start")
     parent.add_event_processor(_processor("parent"))
-    request = parent._fork_for_request(_processor("request"))
+    request = parent._fork_from(parent._epoch_now(), (_processor("request"),), True)
     request.add_breadcrumb(message="in request")
     parent.add_event_processor(_processor("late"))
     assert _read(events, request, "event processor") == ["parent", "request"]

@@ -1,7 +1,10 @@
-"""Which scopes are active: the global scope, the isolation and current ContextVars, the
-``with`` blocks that switch them, and the list of scopes one capture merges.
+"""Which scopes are active: the global scope, the ContextVar holding a context's isolation
+and current scope, the ``with`` blocks that switch them, and the list of scopes one capture
+merges.
 
-Runs on the caller's thread; ``tripwire.scope`` holds what a scope contains.
+Runs on the caller's thread; ``tripwire.scope`` holds what a scope contains and
+``tripwire.forks`` the pair of scopes a context holds (forked lazily for requests, threads and
+tasks).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
+from tripwire.forks import ScopePair
 from tripwire.scope import _EXTRAS, _TAGS, Scope, ScopeType, as_text
 from tripwire.types import EventProcessor
 
@@ -18,18 +22,18 @@ if TYPE_CHECKING:
     from tripwire.client import Client, NonRecordingClient
 
 __all__ = [
-    "Tokens",
-    "activate",
     "add_global_event_processor",
     "capture_layers",
-    "deactivate",
+    "enter",
     "get_client",
     "get_current_scope",
     "get_global_scope",
     "get_isolation_scope",
     "global_event_processors",
     "isolation_scope",
+    "leave",
     "new_scope",
+    "scope_pair",
     "should_send_default_pii",
     "use_isolation_scope",
     "use_scope",
@@ -42,8 +46,8 @@ _global_event_processors: list[EventProcessor] = []
 _global_scope: Scope | None = None
 # The client used before init(); client.py puts its NonRecordingClient here when imported.
 _fallback_client: list[NonRecordingClient] = []
-_isolation_scope: ContextVar[Scope | None] = ContextVar("tripwire_isolation_scope", default=None)
-_current_scope: ContextVar[Scope | None] = ContextVar("tripwire_current_scope", default=None)
+# One variable for both scopes: a request or a `with` block sets and resets it once.
+_scopes: ContextVar[ScopePair | None] = ContextVar("tripwire_scopes", default=None)
 
 
 def get_global_scope() -> Scope:
@@ -54,112 +58,107 @@ def get_global_scope() -> Scope:
     return _global_scope
 
 
+def scope_pair() -> ScopePair:
+    """This context's isolation and current scope (made on first use in a context)."""
+    pair = _scopes.get()
+    if pair is None:
+        pair = ScopePair(Scope(ScopeType.ISOLATION), Scope(ScopeType.CURRENT))
+        _scopes.set(pair)
+    return pair
+
+
 def get_isolation_scope() -> Scope:
     """The scope of this request, task or thread: top-level ``set_*`` write here."""
-    scope = _isolation_scope.get()
-    if scope is None:
-        scope = Scope(ScopeType.ISOLATION)
-        _isolation_scope.set(scope)
-    return scope
+    pair = _scopes.get()
+    if pair is None:
+        pair = scope_pair()
+    scope = pair.isolation
+    return scope if scope is not None else pair.make_isolation()
 
 
 def get_current_scope() -> Scope:
     """The innermost scope: the one ``new_scope()`` opened."""
-    scope = _current_scope.get()
-    if scope is None:
-        scope = Scope(ScopeType.CURRENT)
-        _current_scope.set(scope)
-    return scope
+    pair = _scopes.get()
+    if pair is None:
+        pair = scope_pair()
+    scope = pair.current
+    return scope if scope is not None else pair.make_current()
 
 
 def get_client() -> Client | NonRecordingClient:
     """The active client: current scope's, isolation's, global's, else a no-op one."""
-    scope = _current_scope.get()
-    if scope is not None and scope.client is not None:
-        return scope.client
-    scope = _isolation_scope.get()
-    if scope is not None and scope.client is not None:
-        return scope.client
+    pair = _scopes.get()
+    if pair is not None:
+        client = pair.client()
+        if client is not None:
+            return client
     if _global_scope is not None and _global_scope.client is not None:
         return _global_scope.client
     return _fallback_client[0]
 
 
-Tokens = tuple[Token[Scope | None], Token[Scope | None]]
+def enter(pair: ScopePair) -> Token[ScopePair | None]:
+    """Make ``pair`` this context's scopes, as they are (no fork); ``leave(token)`` undoes it.
 
-
-def activate(isolation: Scope, current: Scope) -> Tokens:
-    """Make these this context's scopes, with no fork; ``deactivate(tokens)`` undoes it.
-
-    For integrations that run work in forks they made on another thread (threads, executors,
-    tasks): cheaper than ``use_isolation_scope()``, which forks the current scope once more.
+    For integrations that run work in scopes made elsewhere (a request's, a thread's or a
+    task's deferred forks): one ContextVar set, where ``use_isolation_scope()`` also forks.
     """
-    return _isolation_scope.set(isolation), _current_scope.set(current)
+    return _scopes.set(pair)
 
 
-def deactivate(tokens: Tokens) -> None:
+def leave(token: Token[ScopePair | None]) -> None:
+    """Restore what ``enter()`` replaced."""
     try:
-        _current_scope.reset(tokens[1])
-        _isolation_scope.reset(tokens[0])
-    except ValueError:  # exited in another context: reset what can be, one at a time
-        _reset(_current_scope, tokens[1])
-        _reset(_isolation_scope, tokens[0])
+        _scopes.reset(token)
+    except ValueError:
+        # Exited in another context (a generator finished elsewhere): keep going.
+        logger.debug("scope exited in another context than it was entered in")
 
 
 class _ScopeBlock:
     """The context manager behind ``new_scope`` and friends (cheaper than a generator)."""
 
-    __slots__ = ("_current", "_current_token", "_isolation", "_isolation_token", "_yields")
+    __slots__ = ("_pair", "_token", "_yields")
 
-    def __init__(self, current: Scope | None, isolation: Scope | None, yields: Scope) -> None:
-        self._current = current
-        self._isolation = isolation
+    def __init__(self, pair: ScopePair, yields: Scope) -> None:
+        self._pair = pair
         self._yields = yields
-        self._current_token: Token[Scope | None] | None = None
-        self._isolation_token: Token[Scope | None] | None = None
+        self._token: Token[ScopePair | None] | None = None
 
     def __enter__(self) -> Scope:
-        if self._current is not None:
-            self._current_token = _current_scope.set(self._current)
-        if self._isolation is not None:
-            self._isolation_token = _isolation_scope.set(self._isolation)
+        self._token = _scopes.set(self._pair)
         return self._yields
 
     def __exit__(self, *exc: object) -> None:
-        if self._isolation_token is not None:
-            _reset(_isolation_scope, self._isolation_token)
-        if self._current_token is not None:
-            _reset(_current_scope, self._current_token)
+        if self._token is not None:
+            leave(self._token)
 
 
 def new_scope() -> _ScopeBlock:
     """Fork the current scope for the ``with`` block; yields the fork."""
-    forked = get_current_scope().fork()
-    return _ScopeBlock(forked, None, forked)
+    pair = scope_pair()
+    forked = (pair.current or pair.make_current()).fork()
+    return _ScopeBlock(ScopePair(pair.isolation or pair.make_isolation(), forked), forked)
 
 
 def use_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` current for the ``with`` block (no fork)."""
-    return _ScopeBlock(scope, None, scope)
+    pair = scope_pair()
+    return _ScopeBlock(ScopePair(pair.isolation or pair.make_isolation(), scope), scope)
 
 
 def isolation_scope() -> _ScopeBlock:
     """Fork both the isolation and the current scope; yields the new isolation scope."""
-    forked = get_isolation_scope().fork()
-    return _ScopeBlock(get_current_scope().fork(), forked, forked)
+    pair = scope_pair()
+    forked = (pair.isolation or pair.make_isolation()).fork()
+    current = (pair.current or pair.make_current()).fork()
+    return _ScopeBlock(ScopePair(forked, current), forked)
 
 
 def use_isolation_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` the isolation scope (and fork the current one) for the block."""
-    return _ScopeBlock(get_current_scope().fork(), scope, scope)
-
-
-def _reset(var: ContextVar[Scope | None], token: Token[Scope | None]) -> None:
-    try:
-        var.reset(token)
-    except ValueError:
-        # Exited in another context (a generator finished elsewhere): keep going.
-        logger.debug("scope exited in another context than it was entered in")
+    pair = scope_pair()
+    return _ScopeBlock(ScopePair(scope, (pair.current or pair.make_current()).fork()), scope)
 
 
 def capture_layers(
@@ -167,7 +166,12 @@ def capture_layers(
 ) -> tuple[Scope, ...]:
     """The scopes one capture merges, lowest precedence first: global, isolation, current,
     the scope it was called on, ``scope=`` (a Scope or a callable that fills one), kwargs."""
-    layers = [get_global_scope(), get_isolation_scope(), get_current_scope()]
+    pair = scope_pair()
+    layers = [
+        get_global_scope(),
+        pair.isolation or pair.make_isolation(),
+        pair.current or pair.make_current(),
+    ]
     if on is not None and on not in layers:
         layers.append(on)
     if isinstance(scope, Scope):

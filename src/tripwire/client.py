@@ -188,7 +188,7 @@ class Client:
             if item is not None:
                 envelope.add_item(item)
         self.transport.capture_envelope(envelope)
-        layers[1]._last_event_id = event_id
+        layers[1]._set_last_event_id(event_id)
         return event_id
 
     def _finish_event(self, event: Event) -> Event:

@@ -27,7 +27,7 @@ from tripwire.types import Event, EventProcessor, ExcInfo, Hint
 if TYPE_CHECKING:
     from tripwire.client import Client, NonRecordingClient
 
-__all__ = ["Scope", "ScopeType", "as_text"]
+__all__ = ["Epoch", "Scope", "ScopeType", "as_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,21 @@ def as_text(value: object) -> str:
     return text if isinstance(text, str) else f"<unprintable {type(value).__name__}>"
 
 
+class Epoch:
+    """A moment in a scope's history that deferred forks of it wait on.
+
+    A deferral (``tripwire.forks``) does not fork a scope: it takes the scope's current epoch.
+    The scope's next write first sets ``frozen`` to a fork of the scope as it was (copy on
+    write: nothing is copied), and a deferral made into a scope later forks ``frozen``, or the
+    scope itself while it is still unwritten. So a deferral sees what an immediate fork would.
+    """
+
+    __slots__ = ("frozen",)
+
+    def __init__(self) -> None:
+        self.frozen: Scope | None = None
+
+
 class ScopeType:
     GLOBAL = "global"
     ISOLATION = "isolation"
@@ -77,6 +92,7 @@ class Scope:
         "_attachments",
         "_breadcrumbs",
         "_contexts",
+        "_epoch",
         "_error_processors",
         "_event_processors",
         "_extras",
@@ -106,12 +122,14 @@ class Scope:
     _error_processors: list[tuple[ErrorProcessor, type[BaseException] | None]]
     _attachments: list[dict[str, Any]]
     _shared: int  # bit set of the containers still shared with a fork (copy on write)
+    _epoch: Epoch | None  # handed to deferred forks since the last write (see Epoch)
 
     def __init__(self, ty: str | None = None, client: Client | None = None) -> None:
         self._type = ty
         self.client: Client | None = client
         self._last_event_id: str | None = None
         self._trace: dict[str, str] | None = None
+        self._epoch = None
         self.clear()
 
     # -- the three scopes -------------------------------------------------------------------
@@ -137,6 +155,8 @@ class Scope:
         return active.get_client()
 
     def set_client(self, client: Client | None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self.client = client
 
     def fork(self) -> Scope:
@@ -168,6 +188,7 @@ class Scope:
         forked._attachments = self._attachments
         forked._last_event_id = self._last_event_id
         forked._trace = self._trace
+        forked._epoch = None
         forked._shared = self._shared = _ALL
         if not forked._tags:
             # Tags are what a new scope is most often opened to set: an empty dict of its own
@@ -176,13 +197,39 @@ class Scope:
             forked._shared = _ALL & ~_TAGS
         return forked
 
-    def _fork_for_request(self, processor: EventProcessor) -> Scope:
-        """``fork()`` plus ``processor`` and minus this scope's breadcrumbs, in one step: what
-        a web request's isolation scope starts with."""
-        forked = self.fork()
-        forked._event_processors = [*self._event_processors, processor]
-        forked._breadcrumbs = _EMPTY_RING
-        forked._shared &= ~_PROCESSORS  # no other thread has seen the fork yet
+    def _epoch_now(self) -> Epoch:
+        """Mark this moment for a deferred fork: ``_fork_from(epoch)`` made later returns a
+        fork of this scope as it is now, whatever is written to it meanwhile."""
+        epoch = self._epoch
+        if epoch is None:
+            with _own_lock:  # two deferrals at once must share one epoch, or a write misses one
+                epoch = self._epoch
+                if epoch is None:
+                    epoch = self._epoch = Epoch()
+        return epoch
+
+    def _freeze(self) -> None:
+        """Before the first write since an epoch was handed out: keep this scope as it is for
+        the deferred forks holding that epoch (a fork: nothing is copied)."""
+        with _own_lock:
+            epoch = self._epoch
+            if epoch is not None:
+                epoch.frozen = self.fork()
+                self._epoch = None
+
+    def _fork_from(
+        self, epoch: Epoch, processors: tuple[EventProcessor, ...], fresh_breadcrumbs: bool
+    ) -> Scope:
+        """The fork that a deferral made at ``epoch`` stands for, plus ``processors``, and
+        without breadcrumbs if ``fresh_breadcrumbs`` (what a web request starts with)."""
+        with _own_lock:  # against _freeze: the write that follows it must not reach the fork
+            source = epoch.frozen or self
+            forked = source.fork()
+        if processors:
+            forked._event_processors = [*source._event_processors, *processors]
+            forked._shared &= ~_PROCESSORS  # no other thread has seen the fork yet
+        if fresh_breadcrumbs:
+            forked._breadcrumbs = _EMPTY_RING  # the sharing bit stays set: the next crumb copies
         return forked
 
     def _own(self, part: int) -> None:
@@ -211,6 +258,8 @@ class Scope:
             self._shared &= ~part
 
     def _append_breadcrumb(self, crumb: dict[str, Any], limit: int) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _CRUMBS:
             self._own(_CRUMBS)
         ring = self._breadcrumbs
@@ -218,12 +267,19 @@ class Scope:
             ring.resize(limit)
         ring.append(crumb)
 
+    def _set_last_event_id(self, event_id: str) -> None:
+        if self._epoch is not None:
+            self._freeze()
+        self._last_event_id = event_id
+
     __copy__ = fork
 
     # -- data ------------------------------------------------------------------------------
 
     def clear(self) -> None:
         """Remove all data (the client and the last event id stay)."""
+        if self._epoch is not None:
+            self._freeze()
         # The empty containers are shared by every new or cleared scope (a scope is made per
         # thread, task and capture with kwargs): marked shared, the first write copies one.
         self._tags = _EMPTY_TAGS
@@ -242,6 +298,8 @@ class Scope:
         self._shared = _ALL
 
     def set_tag(self, key: str, value: object) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _TAGS:
             self._own(_TAGS)
         self._tags[as_text(key)] = value
@@ -250,22 +308,30 @@ class Scope:
         if not (type(tags) is dict or isinstance(tags, Mapping)):
             logger.warning("set_tags takes a dict, got %s", type(tags).__name__)
             return
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _TAGS:
             self._own(_TAGS)
         for key, value in tags.items():
             self._tags[as_text(key)] = value
 
     def remove_tag(self, key: str) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _TAGS:
             self._own(_TAGS)
         self._tags.pop(key, None)
 
     def set_extra(self, key: str, value: object) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _EXTRAS:
             self._own(_EXTRAS)
         self._extras[as_text(key)] = value
 
     def remove_extra(self, key: str) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _EXTRAS:
             self._own(_EXTRAS)
         self._extras.pop(key, None)
@@ -274,11 +340,15 @@ class Scope:
         if not (type(value) is dict or isinstance(value, Mapping)):
             logger.warning("set_context takes a dict, got %s", type(value).__name__)
             return
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _CONTEXTS:
             self._own(_CONTEXTS)
         self._contexts[as_text(key)] = dict(value)
 
     def remove_context(self, key: str) -> None:
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _CONTEXTS:
             self._own(_CONTEXTS)
         self._contexts.pop(key, None)
@@ -287,9 +357,13 @@ class Scope:
         if value is not None and not (type(value) is dict or isinstance(value, Mapping)):
             logger.warning("set_user takes a dict or None, got %s", type(value).__name__)
             return
+        if self._epoch is not None:
+            self._freeze()
         self._user = None if value is None else dict(value)
 
     def set_level(self, value: str | None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self._level = value
 
     @property
@@ -298,6 +372,8 @@ class Scope:
 
     @level.setter
     def level(self, value: str | None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self._level = value
 
     @property
@@ -314,6 +390,8 @@ class Scope:
 
     @fingerprint.setter
     def fingerprint(self, value: list[str] | None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self._fingerprint = None if value is None else [as_text(part) for part in value]
 
     @property
@@ -322,9 +400,13 @@ class Scope:
 
     @transaction.setter
     def transaction(self, value: str | None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self._transaction = value
 
     def set_transaction_name(self, name: str, source: str | None = None) -> None:
+        if self._epoch is not None:
+            self._freeze()
         self._transaction = name
         if source:
             self._transaction_info = {"source": source}
@@ -333,6 +415,8 @@ class Scope:
     def trace_context(self) -> dict[str, str]:
         """The ``contexts.trace`` ids of this scope, made when first asked for."""
         if self._trace is None:
+            if self._epoch is not None:
+                self._freeze()
             self._trace = {"trace_id": os.urandom(16).hex(), "span_id": os.urandom(8).hex()}
         return self._trace
 
@@ -350,6 +434,8 @@ class Scope:
         name = filename or (os.path.basename(path) if path else None)
         if not name:
             raise TypeError("add_attachment needs filename= with bytes=")
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _ATTACHMENTS:
             self._own(_ATTACHMENTS)
         self._attachments.append(
@@ -357,12 +443,16 @@ class Scope:
         )
 
     def clear_breadcrumbs(self) -> None:
+        if self._epoch is not None:
+            self._freeze()
         # The sharing bit is left set (see clear()): the next crumb copies the empty ring.
         self._breadcrumbs = _EMPTY_RING
         self._shared |= _CRUMBS
 
     def add_event_processor(self, func: EventProcessor) -> None:
         """Run ``func(event, hint)`` on each event of this scope; None drops the event."""
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _PROCESSORS:
             self._own(_PROCESSORS)
         self._event_processors.append(func)
@@ -371,6 +461,8 @@ class Scope:
         self, func: ErrorProcessor, cls: type[BaseException] | None = None
     ) -> None:
         """Run ``func(event, exc_info)`` on error events (of ``cls`` only, when given)."""
+        if self._epoch is not None:
+            self._freeze()
         if self._shared & _ERROR_PROCESSORS:
             self._own(_ERROR_PROCESSORS)
         self._error_processors.append((func, cls))

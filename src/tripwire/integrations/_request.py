@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextvars import Token
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import tripwire
-from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
+from tripwire.active import enter, leave, scope_pair
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
+from tripwire.forks import DeferredForks, ScopePair
 from tripwire.integrations._request_secrets import (
     FILTERED,
     is_sensitive_header,
@@ -27,9 +29,8 @@ from tripwire.integrations._request_secrets import (
     redact_frame_variables,
     secret_values,
 )
-from tripwire.scope import Scope
 from tripwire.scrubber import scrubber_for
-from tripwire.types import Event, Hint
+from tripwire.types import Event, EventProcessor, Hint
 
 __all__ = [
     "FILTERED",
@@ -251,11 +252,9 @@ def prepare_server_context() -> None:
     """Give the calling context its scopes now, so that tasks started from it inherit them.
 
     Called where an app is wrapped (usually the main thread, before the server's event loop
-    starts): without it every request's task creates two scopes of its own before forking
-    them, which doubles the per-request cost.
+    starts): without it every request's task would make a pair of scopes of its own first.
     """
-    tripwire.get_isolation_scope()
-    tripwire.get_current_scope()
+    scope_pair()
 
 
 def _is_reportable(error: BaseException) -> bool:
@@ -297,46 +296,45 @@ class Describe(Protocol):
     ) -> tuple[TransactionName | None, dict[str, object] | None]: ...
 
 
-class RequestState:
+class RequestState(DeferredForks):
     """One request as the web integrations track it, shared by the WSGI and ASGI layers.
 
+    It is also the request's pair of scopes: forks of the server's scopes, deferred until the
+    request uses them (``tripwire.forks``), with ``process`` as an event processor and no
+    breadcrumbs. A request that never touches its scopes costs this one object.
     ``framework_request`` is whatever a framework hook stored (a Django request, ...);
     ``captured`` is the exception reported already, so that a failure that a framework signal
     reported and that then escapes the middleware is sent once.
     """
 
-    __slots__ = ("_tokens", "captured", "describe", "framework_request", "mechanism_type")
+    __slots__ = ("_token", "captured", "describe", "framework_request", "mechanism_type")
 
-    def __init__(self, mechanism_type: str, describe: Describe | None) -> None:
+    def __init__(
+        self, mechanism_type: str, describe: Describe | None, parent: ScopePair | None = None
+    ) -> None:
+        super().__init__(parent if parent is not None else scope_pair(), fresh=True)
         self.mechanism_type = mechanism_type
         self.describe = describe
         self.captured: BaseException | None = None
         self.framework_request: object = None
-        self._tokens: Tokens | None = None
+        self._token: Token[ScopePair | None] | None = None
+
+    def own_processors(self) -> tuple[EventProcessor, ...]:
+        return (self.process,)
 
     def process(self, event: Event, hint: Hint) -> Event:
         """Event processor: add what is known of the request to ``event``."""
         raise NotImplementedError
 
-    def enter(self) -> Scope:
-        """Give the calling thread or task forks of its scopes for this request, with
-        ``process`` as an event processor and no breadcrumbs; ``leave()`` restores them.
-
-        Runs once per request, so it avoids what a ``with isolation_scope()`` block costs on
-        top of the two forks (which copy nothing until written): the block object, and a
-        copy of the processor list and a breadcrumb ring made by separate calls. No
-        reference cycle: the request's objects are freed when it ends, not at the next
-        garbage collection.
-        """
-        isolation = get_isolation_scope()._fork_for_request(self.process)
-        self._tokens = activate(isolation, get_current_scope().fork())
-        return isolation
+    def enter(self) -> None:
+        """Make this request's scopes the calling thread's or task's; ``leave()`` restores."""
+        self._token = enter(self)
 
     def leave(self) -> None:
         """Restore the scopes ``enter()`` replaced."""
-        if self._tokens is not None:
-            tokens, self._tokens = self._tokens, None
-            deactivate(tokens)
+        if self._token is not None:
+            token, self._token = self._token, None
+            leave(token)
 
     def adopt(self, mechanism_type: str, describe: Describe | None) -> None:
         """A framework inside an outer middleware knows the request better: use its view."""

@@ -1,34 +1,35 @@
-"""Running work in forks of the caller's scopes, for threads, executors and tasks.
+"""Running work in the caller's scopes, for threads, executors and tasks.
 
-Integrations set the scopes with ``tripwire.active.activate`` rather than
-``use_isolation_scope()``/``use_scope()``: those fork the current scope once more per work
-item, and a task's context needs values set with nothing to restore.
+The work gets deferred forks of the caller's isolation and current scope (``tripwire.forks``):
+made on the caller's thread, they stand for the scopes as they are at that moment, and are
+forked only if the work uses its scopes. Entering them is one ContextVar set, where
+``use_isolation_scope()``/``use_scope()`` would fork once more per work item.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from contextvars import Token
 
-from tripwire.active import Tokens, activate, deactivate, get_current_scope, get_isolation_scope
-from tripwire.scope import Scope
+from tripwire.active import enter as _enter
+from tripwire.active import leave as _leave
+from tripwire.active import scope_pair
+from tripwire.forks import DeferredForks, ScopePair
 
 __all__ = ["Forks", "enter", "fork_scopes", "leave"]
 
-
-class Forks(NamedTuple):
-    isolation: Scope
-    current: Scope
+Forks = DeferredForks
+Tokens = Token[ScopePair | None]
 
 
 def fork_scopes() -> Forks:
-    """Forks of the caller's isolation and current scopes (runs on the caller's thread)."""
-    return Forks(get_isolation_scope().fork(), get_current_scope().fork())
+    """Deferred forks of the caller's isolation and current scopes (on the caller's thread)."""
+    return DeferredForks(scope_pair())
 
 
 def enter(forks: Forks) -> Tokens:
     """Make ``forks`` this context's scopes; ``leave(tokens)`` restores the previous ones."""
-    return activate(forks.isolation, forks.current)
+    return _enter(forks)
 
 
 def leave(tokens: Tokens) -> None:
-    deactivate(tokens)
+    _leave(tokens)

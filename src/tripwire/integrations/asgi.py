@@ -1,7 +1,8 @@
 """ASGI: ``SentryAsgiMiddleware`` gives each request an isolation scope and reports failures.
 
-Runs in the request's task. Per request it forks the scopes, adds one event processor holding
-the ASGI scope, and passes ``receive`` through a recorder that keeps body chunks by reference
+Runs in the request's task. Per request it makes one object, the request's state and its
+deferred scopes (forked and given an event processor holding the ASGI scope only if the request
+uses them), and passes ``receive`` through a recorder that keeps body chunks by reference
 within ``max_request_body_size``; request data is read only when an event is captured.
 Starlette, FastAPI and Django run their requests through ``run_asgi``.
 """
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import tripwire
-from tripwire.active import get_client
+from tripwire.active import enter, leave
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -237,18 +238,18 @@ async def _handle(how: _Handling, scope: AsgiScope, receive: Receive, send: Send
             outer.adopt(how.mechanism_type, how.describe)
             outer.transaction_style = how.transaction_style
         return await app(scope, receive, send)
-    if not get_client().is_active():
-        return await app(scope, receive, send)
+    # No check of the client here: the request's scopes are deferred (cheaper than the check)
+    # and a report asks the client first.
     state = AsgiRequest(scope, receive, how.mechanism_type, how.transaction_style, how.describe)
     scope[SCOPE_KEY] = state
-    state.enter()
+    token = enter(state)
     try:
         await app(scope, state.receive, send)
     except BaseException as exc:
         state.report(exc)
         raise
     finally:
-        state.leave()
+        leave(token)
         scope.pop(SCOPE_KEY, None)  # the state holds the scope: no cycle outlives the request
     return None
 

@@ -1,7 +1,8 @@
 """WSGI: ``SentryWsgiMiddleware`` gives each request an isolation scope and reports failures.
 
-Runs on the request's thread. Per request it opens the scope and adds one event processor that
-holds the environ; request data is read from the environ only when an event is captured. A
+Runs on the request's thread. Per request it makes one object, the request's state and its
+deferred scopes (forked and given an event processor holding the environ only if the request
+uses them); request data is read from the environ only when an event is captured. A
 body within ``max_request_body_size`` is recorded by reference as the application reads it.
 Flask and Django run their requests through ``run_wsgi`` with a ``describe`` hook of their own.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import tripwire
-from tripwire.active import get_client
+from tripwire.active import enter, get_client, leave
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -215,11 +216,10 @@ class WsgiRequest(RequestState):
 class _ReportingResponse:
     """The application's response iterable: failures while iterating or closing are reported."""
 
-    __slots__ = ("_response", "_scope", "_state")
+    __slots__ = ("_response", "_state")
 
-    def __init__(self, response: Iterable[bytes], scope: Any, state: WsgiRequest) -> None:
+    def __init__(self, response: Iterable[bytes], state: WsgiRequest) -> None:
         self._response = response
-        self._scope = scope
         self._state = state
 
     def __iter__(self) -> Iterator[bytes]:
@@ -246,8 +246,11 @@ class _ReportingResponse:
             self._state.environ.pop(ENVIRON_KEY, None)  # the request ended: break the cycle
 
     def _report(self, error: BaseException) -> None:
-        with tripwire.use_isolation_scope(self._scope):
+        token = enter(self._state)  # iterated outside the request's scopes: back into them
+        try:
             self._state.report(error)
+        finally:
+            leave(token)
 
 
 class _Handling:
@@ -281,21 +284,22 @@ def _handle(
         if how.mechanism_type != "wsgi":
             outer.adopt(how.mechanism_type, how.describe)
         return app(environ, start_response)
-    client = get_client()
-    if not client.is_active():
-        return app(environ, start_response)
+    # No check of the client first: the request's scopes are deferred (cheaper than the check)
+    # and a report asks the client first.
     state = WsgiRequest(environ, how.mechanism_type, how.use_x_forwarded_for, how.describe)
     environ[ENVIRON_KEY] = state
     if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:  # a body, maybe
-        state.record_body(body_limit(client.config.max_request_body_size))
-    isolation = state.enter()
+        client = get_client()
+        if client.is_active():
+            state.record_body(body_limit(client.config.max_request_body_size))
+    token = enter(state)
     try:
         response = app(environ, start_response)
     except BaseException as exc:
         state.report(exc)
         raise
     finally:
-        state.leave()
+        leave(token)
     if type(response) in (list, tuple):
         environ.pop(ENVIRON_KEY, None)  # the state holds the environ: no cycle outlives us
         return response  # nothing can fail later; skip the wrapper
@@ -303,7 +307,7 @@ def _handle(
     if isinstance(file_wrapper, type) and isinstance(response, file_wrapper):
         environ.pop(ENVIRON_KEY, None)
         return response  # keep the server's sendfile path
-    return _ReportingResponse(response, isolation, state)
+    return _ReportingResponse(response, state)
 
 
 def run_wsgi(
