@@ -82,6 +82,11 @@ class DeferredForks(ScopePair):
     _fresh: bool
 
     def __init__(self, parent: ScopePair, fresh: bool = False) -> None:
+        self._defer(parent, fresh)
+
+    def _defer(self, parent: ScopePair, fresh: bool) -> None:
+        """Set this deferral up from ``parent`` (subclasses call it instead of ``__init__``:
+        one call less per request)."""
         self.isolation = None
         self.current = None
         isolation = parent.isolation
@@ -93,8 +98,7 @@ class DeferredForks(ScopePair):
             self._fresh = fresh or parent._fresh
         else:
             self._isolation_source = isolation
-            epoch = isolation._epoch
-            self._isolation_epoch = epoch if epoch is not None else isolation._epoch_now()
+            self._isolation_epoch = isolation._epoch or isolation._epoch_now()
             self._processors = ()
             self._fresh = fresh
         current = parent.current
@@ -104,8 +108,7 @@ class DeferredForks(ScopePair):
             self._current_epoch = parent._current_epoch
         else:
             self._current_source = current
-            epoch = current._epoch
-            self._current_epoch = epoch if epoch is not None else current._epoch_now()
+            self._current_epoch = current._epoch or current._epoch_now()
 
     def own_processors(self) -> tuple[EventProcessor, ...]:
         """Event processors this deferral adds to its isolation fork (none here)."""

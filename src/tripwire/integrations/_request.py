@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextvars import Token
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import tripwire
-from tripwire.active import enter, leave, scope_pair
+from tripwire.active import scope_pair
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
 from tripwire.forks import DeferredForks, ScopePair
@@ -307,17 +306,16 @@ class RequestState(DeferredForks):
     reported and that then escapes the middleware is sent once.
     """
 
-    __slots__ = ("_token", "captured", "describe", "framework_request", "mechanism_type")
+    __slots__ = ("captured", "describe", "framework_request", "mechanism_type")
 
     def __init__(
         self, mechanism_type: str, describe: Describe | None, parent: ScopePair | None = None
     ) -> None:
-        super().__init__(parent if parent is not None else scope_pair(), fresh=True)
+        self._defer(parent or scope_pair(), True)
         self.mechanism_type = mechanism_type
         self.describe = describe
         self.captured: BaseException | None = None
         self.framework_request: object = None
-        self._token: Token[ScopePair | None] | None = None
 
     def own_processors(self) -> tuple[EventProcessor, ...]:
         return (self.process,)
@@ -325,16 +323,6 @@ class RequestState(DeferredForks):
     def process(self, event: Event, hint: Hint) -> Event:
         """Event processor: add what is known of the request to ``event``."""
         raise NotImplementedError
-
-    def enter(self) -> None:
-        """Make this request's scopes the calling thread's or task's; ``leave()`` restores."""
-        self._token = enter(self)
-
-    def leave(self) -> None:
-        """Restore the scopes ``enter()`` replaced."""
-        if self._token is not None:
-            token, self._token = self._token, None
-            leave(token)
 
     def adopt(self, mechanism_type: str, describe: Describe | None) -> None:
         """A framework inside an outer middleware knows the request better: use its view."""

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import tripwire
-from tripwire.active import enter, leave
+from tripwire.active import enter, leave, scope_pair
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -131,17 +131,15 @@ class AsgiRequest(RequestState):
         "transaction_style",
     )
 
-    def __init__(
-        self,
-        scope: AsgiScope,
-        receive: Receive,
-        mechanism_type: str,
-        transaction_style: str,
-        describe: Describe | None = None,
-    ) -> None:
-        super().__init__(mechanism_type, describe)
+    def __init__(self, how: _Handling, scope: AsgiScope, receive: Receive) -> None:
+        # Every slot set here, RequestState's too, in one call: this runs per request.
+        self._defer(scope_pair(), True)
+        self.mechanism_type = how.mechanism_type
+        self.describe = how.describe
+        self.transaction_style = how.transaction_style
+        self.captured: BaseException | None = None
+        self.framework_request: object = None
         self.scope = scope
-        self.transaction_style = transaction_style
         self.path: str | None = scope.get("path")
         self.root_path: str = scope.get("root_path") or ""
         self._receive = receive
@@ -240,7 +238,7 @@ async def _handle(how: _Handling, scope: AsgiScope, receive: Receive, send: Send
         return await app(scope, receive, send)
     # No check of the client here: the request's scopes are deferred (cheaper than the check)
     # and a report asks the client first.
-    state = AsgiRequest(scope, receive, how.mechanism_type, how.transaction_style, how.describe)
+    state = AsgiRequest(how, scope, receive)
     scope[SCOPE_KEY] = state
     token = enter(state)
     try:
