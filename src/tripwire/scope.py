@@ -10,7 +10,9 @@ Forks copy on write: a fork shares its parent's containers, both are marked, and
 side writes first copies the container it writes (a request that never writes to its scopes
 pays one allocation per fork). New scopes share one set of empty containers the same way.
 A scope is written by the thread or task it belongs to; when two threads make the first
-write to one scope at once, both writes land in the same copy.
+write to one scope at once, both writes land in the same copy. Requests, threads and tasks
+defer even the fork (``tripwire.forks``): every write first checks for an ``Epoch`` handed out
+since the last write, and if there is one keeps the scope's state for it.
 """
 
 from __future__ import annotations
