@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 import tripwire
+from tests.test_scope_fork import KINDS, _note_attachments
 from tripwire.forks import DeferredForks, ScopePair
 from tripwire.integrations.asgi import SentryAsgiMiddleware
 from tripwire.integrations.wsgi import SentryWsgiMiddleware
 from tripwire.scope import Scope
 from tripwire.testing import capture_events
-from tests.test_scope_fork import KINDS, SINGLE, _note_attachments, _processor
 
 
 @pytest.fixture
@@ -58,7 +58,8 @@ def test_parent_writes_after_a_deferral_are_not_seen_by_it(
     deferred = DeferredForks(parent)
     KINDS[kind][0](parent.isolation, "b")  # type: ignore[arg-type]
     KINDS[kind][0](parent.current, "B")  # type: ignore[arg-type]
-    assert deferred.isolation is None and deferred.current is None  # nothing forked yet
+    assert deferred.isolation is None
+    assert deferred.current is None
     seen = _read_on(events, deferred, kind)
     assert seen == _read_on(events, _pair_written(kind, "a"), kind)
     assert _read_on(events, parent, kind) == _read_on(events, _both(kind, "a", "b"), kind)
