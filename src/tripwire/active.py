@@ -33,6 +33,7 @@ __all__ = [
     "isolation_scope",
     "leave",
     "new_scope",
+    "restore",
     "scope_pair",
     "should_send_default_pii",
     "use_isolation_scope",
@@ -89,21 +90,29 @@ def get_client() -> Client | NonRecordingClient:
     """The active client: current scope's, isolation's, global's, else a no-op one."""
     pair = _scopes.get()
     if pair is not None:
-        client = pair.client()
-        if client is not None:
-            return client
+        current, isolation = pair.current, pair.isolation
+        if current is not None and isolation is not None:  # both forked (or never deferred)
+            if current.client is not None:
+                return current.client
+            if isolation.client is not None:
+                return isolation.client
+        else:
+            client = pair.client()  # a deferral: its sources' clients, forking nothing
+            if client is not None:
+                return client
     if _global_scope is not None and _global_scope.client is not None:
         return _global_scope.client
     return _fallback_client[0]
 
 
-def enter(pair: ScopePair) -> Token[ScopePair | None]:
-    """Make ``pair`` this context's scopes, as they are (no fork); ``leave(token)`` undoes it.
-
-    For integrations that run work in scopes made elsewhere (a request's, a thread's or a
-    task's deferred forks): one ContextVar set, where ``use_isolation_scope()`` also forks.
-    """
-    return _scopes.set(pair)
+# enter(pair): make ``pair`` this context's scopes, as they are (no fork); ``leave(token)``
+# undoes it. For integrations that run work in scopes made elsewhere (a request's, a thread's or
+# a task's deferred forks): the ContextVar's own method, so a request pays no Python call for
+# it, where ``use_isolation_scope()`` would also fork.
+enter = _scopes.set
+# restore(token): ``leave`` without a Python call, for a request handler's own frame; it raises
+# ValueError where ``leave`` logs (the token is of another context).
+restore = _scopes.reset
 
 
 def leave(token: Token[ScopePair | None]) -> None:
@@ -115,18 +124,20 @@ def leave(token: Token[ScopePair | None]) -> None:
         logger.debug("scope exited in another context than it was entered in")
 
 
-class _ScopeBlock:
-    """The context manager behind ``new_scope`` and friends (cheaper than a generator)."""
+class _ScopeBlock(ScopePair):
+    """The context manager behind ``new_scope`` and friends, and the pair of scopes it makes
+    active (one object per block; cheaper than a generator)."""
 
-    __slots__ = ("_pair", "_token", "_yields")
+    __slots__ = ("_token", "_yields")
 
-    def __init__(self, pair: ScopePair, yields: Scope) -> None:
-        self._pair = pair
+    def __init__(self, isolation: Scope, current: Scope, yields: Scope) -> None:
+        self.isolation = isolation
+        self.current = current
         self._yields = yields
         self._token: Token[ScopePair | None] | None = None
 
     def __enter__(self) -> Scope:
-        self._token = _scopes.set(self._pair)
+        self._token = _scopes.set(self)
         return self._yields
 
     def __exit__(self, *exc: object) -> None:
@@ -138,27 +149,26 @@ def new_scope() -> _ScopeBlock:
     """Fork the current scope for the ``with`` block; yields the fork."""
     pair = scope_pair()
     forked = (pair.current or pair.make_current()).fork()
-    return _ScopeBlock(ScopePair(pair.isolation or pair.make_isolation(), forked), forked)
+    return _ScopeBlock(pair.isolation or pair.make_isolation(), forked, forked)
 
 
 def use_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` current for the ``with`` block (no fork)."""
     pair = scope_pair()
-    return _ScopeBlock(ScopePair(pair.isolation or pair.make_isolation(), scope), scope)
+    return _ScopeBlock(pair.isolation or pair.make_isolation(), scope, scope)
 
 
 def isolation_scope() -> _ScopeBlock:
     """Fork both the isolation and the current scope; yields the new isolation scope."""
     pair = scope_pair()
     forked = (pair.isolation or pair.make_isolation()).fork()
-    current = (pair.current or pair.make_current()).fork()
-    return _ScopeBlock(ScopePair(forked, current), forked)
+    return _ScopeBlock(forked, (pair.current or pair.make_current()).fork(), forked)
 
 
 def use_isolation_scope(scope: Scope) -> _ScopeBlock:
     """Make ``scope`` the isolation scope (and fork the current one) for the block."""
     pair = scope_pair()
-    return _ScopeBlock(ScopePair(scope, (pair.current or pair.make_current()).fork()), scope)
+    return _ScopeBlock(scope, (pair.current or pair.make_current()).fork(), scope)
 
 
 def capture_layers(

@@ -10,26 +10,22 @@ from __future__ import annotations
 
 from contextvars import Token
 
-from tripwire.active import enter as _enter
-from tripwire.active import leave as _leave
+from tripwire import active
 from tripwire.active import scope_pair
 from tripwire.forks import DeferredForks, ScopePair
 
-__all__ = ["Forks", "enter", "fork_scopes", "leave"]
+__all__ = ["Forks", "enter", "fork_scopes", "leave", "restore"]
 
 Forks = DeferredForks
 Tokens = Token[ScopePair | None]
+
+# enter(forks): make ``forks`` this context's scopes. leave(tokens) restores the previous
+# ones from anywhere; restore(tokens), without a Python call, from the frame that entered.
+enter = active.enter
+leave = active.leave
+restore = active.restore
 
 
 def fork_scopes() -> Forks:
     """Deferred forks of the caller's isolation and current scopes (on the caller's thread)."""
     return DeferredForks(scope_pair())
-
-
-def enter(forks: Forks) -> Tokens:
-    """Make ``forks`` this context's scopes; ``leave(tokens)`` restores the previous ones."""
-    return _enter(forks)
-
-
-def leave(tokens: Tokens) -> None:
-    _leave(tokens)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import tripwire
-from tripwire.active import enter, leave, scope_pair
+from tripwire.active import enter, leave, restore, scope_pair
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -247,7 +247,10 @@ async def _handle(how: _Handling, scope: AsgiScope, receive: Receive, send: Send
         state.report(exc)
         raise
     finally:
-        leave(token)
+        try:
+            restore(token)  # the ContextVar's own method: no Python call per request
+        except ValueError:  # resumed in another context by an unusual driver
+            leave(token)  # logs it
         scope.pop(SCOPE_KEY, None)  # the state holds the scope: no cycle outlives the request
     return None
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from tripwire.active import get_client
 from tripwire.integrations import Integration
-from tripwire.integrations._scopes import Forks, enter, fork_scopes, leave
+from tripwire.integrations._scopes import Forks, enter, fork_scopes, restore
 from tripwire.integrations._unhandled import capture_unhandled
 
 __all__ = ["ThreadingIntegration"]
@@ -93,7 +93,7 @@ def _call_target(
         raise
     finally:
         if tokens is not None:
-            leave(tokens)
+            restore(tokens)
 
 
 def _run_thread(thread: threading.Thread, run: Callable[[], None], forks: Forks | None) -> None:
@@ -106,7 +106,7 @@ def _run_thread(thread: threading.Thread, run: Callable[[], None], forks: Forks 
         raise
     finally:
         if tokens is not None:
-            leave(tokens)
+            restore(tokens)
         vars(thread).pop("run", None)  # breaks the thread -> wrapper -> bound run cycle
 
 
@@ -129,7 +129,7 @@ def _call_inside(forks: Forks, fn: Callable[..., T], *args: Any, **kwargs: Any) 
     try:
         return fn(*args, **kwargs)
     finally:
-        leave(tokens)
+        restore(tokens)
 
 
 def _wrap_excepthook(

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import tripwire
-from tripwire.active import enter, get_client, leave, scope_pair
+from tripwire.active import enter, get_client, leave, restore, scope_pair
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -304,7 +304,7 @@ def _handle(
         state.report(exc)
         raise
     finally:
-        leave(token)
+        restore(token)  # set in this frame: the same context, and no Python call
     if type(response) in (list, tuple):
         environ.pop(ENVIRON_KEY, None)  # the state holds the environ: no cycle outlives us
         return response  # nothing can fail later; skip the wrapper
