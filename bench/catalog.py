@@ -131,7 +131,7 @@ def _requests(kind: str) -> Scenario:
         f"{kind}_requests",
         f"10. Request overhead, {kind.upper()} app",
         "bench.scenarios.request_load",
-        ("none", *SDKS),
+        ("none", "floor", *SDKS),
         ("--kind", kind),
         ("--kind", kind, "--rounds", "2", "--generations", "1", "--seconds", "0.3"),
         _REQUEST_ROWS,
@@ -290,9 +290,18 @@ SCENARIOS: tuple[Scenario, ...] = (
 )  # fmt: skip
 
 
-def cross_rows(figures: dict[str, Figures]) -> list[tuple[str, float | None, Target]]:
-    """Figures that compare scenarios: deep capture against the floor."""
+def cross_rows(figures: dict[str, Figures]) -> list[tuple[str, float | None, Target | None]]:
+    """Figures that compare scenarios or show a floor: deep capture against the floor, and the
+    request overhead of the floor middleware (no SDK) next to tripwire's."""
     deep = figures.get("deep_capture", {}).get("tripwire", {}).get("median_us")
     floor = figures.get("floor", {}).get("none", {}).get("median_us")
     ratio = deep / floor if deep is not None and floor else None
-    return [("deep capture / floor (tripwire)", ratio, Target("within 2x", at_most=2.0))]
+    rows: list[tuple[str, float | None, Target | None]] = [
+        ("deep capture / floor (tripwire)", ratio, Target("within 2x", at_most=2.0))
+    ]
+    for kind in ("wsgi", "asgi"):
+        found = figures.get(f"{kind}_requests", {}).get("floor", {})
+        if found:
+            label = f"{kind.upper()} server CPU per request vs no SDK, floor middleware (%)"
+            rows.append((label, found.get("cpu_overhead_pct"), None))
+    return rows

@@ -87,7 +87,7 @@ def render_table(outcomes: list[Outcome], figures: dict[str, Figures]) -> str:
             )
     for label, value, target in cross_rows(figures):
         lines.append(
-            f"| derived | {label} | {_cell(value, 2)} | | | | {target.text} "
+            f"| derived | {label} | {_cell(value, 2)} | | | | {target.text if target else ''} "
             f"| {_verdict(target, value, None)} |"
         )
     if notes:

@@ -1,15 +1,20 @@
 """The servers of scenario 10: a small WSGI app (threaded wsgiref) or ASGI app (uvicorn).
 
-Run as ``python -m bench.scenarios.app_server --kind wsgi|asgi --sdk none|tripwire|official``;
+Run as ``python -m bench.scenarios.app_server --kind wsgi|asgi --sdk none|floor|tripwire|official``;
 prints ``PORT <n>`` once it listens on 127.0.0.1 and serves until it is terminated. Prints
 ``UNAVAILABLE <reason>`` and exits 3 when the SDK has no such middleware yet. Each line read on
 stdin is answered with ``CPU <ns>``: the CPU time of the whole process so far (every thread,
 ended ones too), so that a window's server cost can be read without touching the app.
+
+``floor`` wraps the app in the least a middleware must do to give each request scopes of its
+own, with no SDK: one ContextVar set to a per-request value around the call, and reset after.
+Its overhead is the floor of scenario 10, as scenario 12 is the floor of a capture.
 """
 
 from __future__ import annotations
 
 import importlib
+import contextvars
 import json
 import os
 import socket
@@ -21,7 +26,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from bench.scenarios.child import init_sdk, parser
+from bench.scenarios.child import SDKS, init_sdk, parser
 
 __all__ = ["asgi_app", "main", "wsgi_app"]
 
@@ -60,6 +65,31 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": _BODY})
 
 
+_request: contextvars.ContextVar[object] = contextvars.ContextVar("bench_request", default=None)
+
+
+def _floor_wsgi(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        token = _request.set((environ, None))
+        try:
+            return app(environ, start_response)
+        finally:
+            _request.reset(token)
+
+    return middleware
+
+
+def _floor_asgi(app: Callable[..., Any]) -> Callable[..., Any]:
+    async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        token = _request.set((scope, None))
+        try:
+            await app(scope, receive, send)
+        finally:
+            _request.reset(token)
+
+    return middleware
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Silence the access log."""
@@ -75,6 +105,8 @@ class _ThreadingWsgiServer(ThreadingMixIn, WSGIServer):
 def _wrap(sdk: str, kind: str, app: object) -> object:
     if sdk == "none":
         return app
+    if sdk == "floor":
+        return _floor_wsgi(app) if kind == "wsgi" else _floor_asgi(app)  # type: ignore[arg-type]
     module_name, class_name = _MIDDLEWARE[(sdk, kind)]
     try:
         middleware = getattr(importlib.import_module(module_name), class_name)
@@ -113,14 +145,14 @@ def _answer_cpu_queries() -> None:
 
 def main(argv: list[str]) -> None:
     """Serve the app of ``--kind`` wrapped in the SDK's middleware (or bare for ``none``)."""
-    arguments = parser("app server for request overhead")
+    arguments = parser("app server for request overhead", (*SDKS, "floor"))
     arguments.add_argument("--kind", choices=("wsgi", "asgi"), required=True)
     arguments.add_argument("--cpu", type=int, default=None, help="run on this CPU only")
     args = arguments.parse_args(argv)
     if args.cpu is not None:  # before any thread starts: threads inherit the mask
         os.sched_setaffinity(0, {args.cpu})
     threading.Thread(target=_answer_cpu_queries, name="cpu-queries", daemon=True).start()
-    if args.sdk != "none":
+    if args.sdk not in ("none", "floor"):
         init_sdk(args.sdk, args.dsn)
     if args.kind == "wsgi":
         _serve_wsgi(_wrap(args.sdk, "wsgi", wsgi_app))

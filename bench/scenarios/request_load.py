@@ -1,5 +1,8 @@
 """Scenario 10: request overhead, no SDK against tripwire against the official SDK, interleaved.
 
+A fourth server, ``floor``, runs the app in the least a middleware can do to give a request
+scopes of its own (one ContextVar set and reset; app_server.py): what no SDK can go below.
+
 One process runs the whole comparison, so that every variant sees the same machine at nearly
 the same time: it starts one app server per variant (bench/scenarios/app_server.py) and one
 load generator (bench/scenarios/http_load.py), then runs rounds; each round gives every
@@ -32,7 +35,7 @@ from bench.scenarios.child import emit, parser
 
 __all__ = ["VARIANTS", "main", "per_round", "spread"]
 
-VARIANTS = ("none", "tripwire", "official")
+VARIANTS = ("none", "floor", "tripwire", "official")
 Window = dict[str, float]
 
 
