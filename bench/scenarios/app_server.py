@@ -13,8 +13,8 @@ Its overhead is the floor of scenario 10, as scenario 12 is the floor of a captu
 
 from __future__ import annotations
 
-import importlib
 import contextvars
+import importlib
 import json
 import os
 import socket
