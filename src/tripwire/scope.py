@@ -70,8 +70,8 @@ class Epoch:
 
     A deferral (``tripwire.forks``) does not fork a scope: it takes the scope's current epoch.
     The scope's next write first sets ``frozen`` to a fork of the scope as it was (copy on
-    write: nothing is copied), and a deferral made into a scope later forks ``frozen``, or the
-    scope itself while it is still unwritten. So a deferral sees what an immediate fork would.
+    write: nothing is copied). When the deferral is first used it forks ``frozen`` if the scope
+    was written since, else the scope itself: it sees what an immediate fork would have.
     """
 
     __slots__ = ("frozen",)
@@ -228,7 +228,8 @@ class Scope:
             source = epoch.frozen or self
             forked = source.fork()
         if processors:
-            forked._event_processors = [*source._event_processors, *processors]
+            # The fork's list as of the fork: the source may be written once the lock is free.
+            forked._event_processors = [*forked._event_processors, *processors]
             forked._shared &= ~_PROCESSORS  # no other thread has seen the fork yet
         if fresh_breadcrumbs:
             forked._breadcrumbs = _EMPTY_RING  # the sharing bit stays set: the next crumb copies

@@ -20,7 +20,7 @@ import tripwire
 from tripwire.active import scope_pair
 from tripwire.api import _internal_errors_logged
 from tripwire.events.exceptions import event_from_exception
-from tripwire.forks import DeferredForks, ScopePair
+from tripwire.forks import DeferredForks
 from tripwire.integrations._request_secrets import (
     FILTERED,
     is_sensitive_header,
@@ -308,10 +308,8 @@ class RequestState(DeferredForks):
 
     __slots__ = ("captured", "describe", "framework_request", "mechanism_type")
 
-    def __init__(
-        self, mechanism_type: str, describe: Describe | None, parent: ScopePair | None = None
-    ) -> None:
-        self._defer(parent or scope_pair(), True)
+    def __init__(self, mechanism_type: str, describe: Describe | None) -> None:
+        self._defer(scope_pair(), True)
         self.mechanism_type = mechanism_type
         self.describe = describe
         self.captured: BaseException | None = None

@@ -8,16 +8,13 @@ forked only if the work uses its scopes. Entering them is one ContextVar set, wh
 
 from __future__ import annotations
 
-from contextvars import Token
-
 from tripwire import active
 from tripwire.active import scope_pair
-from tripwire.forks import DeferredForks, ScopePair
+from tripwire.forks import DeferredForks
 
 __all__ = ["Forks", "enter", "fork_scopes", "leave", "restore"]
 
 Forks = DeferredForks
-Tokens = Token[ScopePair | None]
 
 # enter(forks): make ``forks`` this context's scopes. leave(tokens) restores the previous
 # ones from anywhere; restore(tokens), without a Python call, from the frame that entered.
