@@ -9,6 +9,8 @@ integrations are checked end to end through the events they send.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 import pytest
 
 import tripwire
+import tripwire.forks
+import tripwire.scope
 from tests.test_scope_fork import KINDS, _note_attachments
 from tripwire.forks import DeferredForks, ScopePair
 from tripwire.integrations.asgi import SentryAsgiMiddleware
@@ -246,3 +250,40 @@ def test_an_asgi_request_and_a_thread_it_started_before_using_its_scopes(
     assert by_message["from thread"]["tags"] == {"server": "yes"}
     assert by_message["from thread"]["request"]["url"] == "http://localhost/p"
     assert by_message["from request"]["request"]["url"] == "http://localhost/p"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+@pytest.mark.parametrize("lock_name", ["scope._own_lock", "forks._make_lock"])
+def test_a_child_process_forked_while_a_scope_lock_is_held_can_still_use_deferrals(
+    lock_name: str,
+) -> None:
+    module_name, name = lock_name.split(".")
+    module = {"scope": tripwire.scope, "forks": tripwire.forks}[module_name]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with getattr(module, name):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the holder thread does not exist here
+            code = 1
+            try:
+                signal.alarm(5)  # a deadlock ends the child instead of the test run
+                parent = ScopePair(Scope(), Scope())
+                parent.isolation.set_tag("a", 1)  # type: ignore[union-attr]
+                deferred = DeferredForks(parent)
+                parent.isolation.set_tag("b", 2)  # type: ignore[union-attr]
+                code = 0 if deferred.make_isolation()._tags == {"a": 1} else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0

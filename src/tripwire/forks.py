@@ -14,6 +14,7 @@ parent's recipe: the same sources and epochs, plus the parent's processors.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,15 @@ __all__ = ["DeferredForks", "ScopePair"]
 # Two threads sharing one deferral (a request and a thread it started) that use it at once
 # must end up with the same forks.
 _make_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _make_lock
+    _make_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ScopePair:

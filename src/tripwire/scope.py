@@ -54,6 +54,15 @@ _EMPTY_ATTACHMENTS: list[dict[str, Any]] = []
 _own_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _own_lock
+    _own_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def as_text(value: object) -> str:
     """``str(value)`` for keys and messages, surviving a ``__str__`` that raises."""
     if isinstance(value, str):
