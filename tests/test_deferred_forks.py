@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -287,3 +288,49 @@ def test_a_child_process_forked_while_a_scope_lock_is_held_can_still_use_deferra
         release.set()
         holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_deferrals_made_while_another_thread_writes_the_parent_see_a_prefix_of_its_writes() -> None:
+    # The parent's thread writes tags t0000, t0001, ... in order; other threads make deferrals
+    # meanwhile and use them later. Each must hold every tag written before it was made, and
+    # none begun after it was made (one write in flight at that moment may go either way).
+    parent = ScopePair(Scope(), Scope())
+    isolation = parent.isolation
+    assert isolation is not None
+    writes = 3000
+    begun = [0]  # index of the write in progress or next
+    done = [0]  # writes finished
+    failures: list[str] = []
+
+    def write() -> None:
+        for index in range(writes):
+            begun[0] = index
+            isolation.set_tag(f"t{index:04}", index)
+            done[0] = index + 1
+
+    def defer_and_check() -> None:
+        made: list[tuple[int, int, DeferredForks]] = []
+        while done[0] < writes:
+            low = done[0]
+            deferred = DeferredForks(parent)
+            high = begun[0]
+            made.append((low, high, deferred))
+        for low, high, deferred in made[::7]:
+            seen = sorted(deferred.make_isolation()._tags)
+            if seen != [f"t{index:04}" for index in range(len(seen))]:
+                failures.append(f"not a prefix: {seen[-3:]}")
+            elif not low <= len(seen) <= high + 1:
+                failures.append(f"{len(seen)} tags, made between {low} and {high}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        threads = [threading.Thread(target=defer_and_check) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        write()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
