@@ -14,10 +14,9 @@ parent's recipe: the same sources and epochs, plus the parent's processors.
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import TYPE_CHECKING
 
+from tripwire.afterfork import lock_renewed_in_child
 from tripwire.scope import Epoch, Scope
 from tripwire.types import EventProcessor
 
@@ -28,16 +27,7 @@ __all__ = ["DeferredForks", "ScopePair"]
 
 # Two threads sharing one deferral (a request and a thread it started) that use it at once
 # must end up with the same forks.
-_make_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _make_lock
-    _make_lock = threading.Lock()  # another thread may have held it at the fork
-
-
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_make_lock = lock_renewed_in_child(globals(), "_make_lock")
 
 
 class ScopePair:

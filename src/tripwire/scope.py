@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tripwire.afterfork import lock_renewed_in_child
 from tripwire.breadcrumbs import BreadcrumbRing
 from tripwire.types import Event, EventProcessor, ExcInfo, Hint
 
@@ -51,16 +51,7 @@ _EMPTY_ERROR_PROCESSORS: list[tuple[ErrorProcessor, type[BaseException] | None]]
 _EMPTY_ATTACHMENTS: list[dict[str, Any]] = []
 # Held while a scope copies a shared container, so that two threads making the first write to
 # one scope at once both write into the same copy (none of their writes is lost).
-_own_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _own_lock
-    _own_lock = threading.Lock()  # another thread may have held it at the fork
-
-
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_own_lock = lock_renewed_in_child(globals(), "_own_lock")
 
 
 def as_text(value: object) -> str:

@@ -12,14 +12,13 @@ The mark holds this process's token and the object's id, so a copy (``copy.copy`
 
 from __future__ import annotations
 
-import os
-import threading
 import weakref
 from collections import deque
 from contextvars import ContextVar
 from typing import ClassVar
 
 from tripwire.active import add_global_event_processor, get_client
+from tripwire.afterfork import lock_renewed_in_child
 from tripwire.integrations import Integration
 from tripwire.types import Event, Hint
 
@@ -27,16 +26,9 @@ __all__ = ["DedupeIntegration", "forget_exception", "was_seen"]
 
 _MARK = "_tripwire_sent"
 _TOKEN = object()  # unpickling makes a new object: a mark from elsewhere never matches
-_lock = threading.Lock()  # only for replacing a stale mark, never on the common path
+# Only for replacing a stale mark, never on the common path.
+_lock = lock_renewed_in_child(globals(), "_lock")
 
-
-def _after_fork_in_child() -> None:
-    global _lock
-    _lock = threading.Lock()  # another thread may have held it at the fork
-
-
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 # Exceptions whose __dict__ cannot be written (a class overriding it): the newest few, held.
 _unmarkable: deque[BaseException] = deque(maxlen=64)
 # What this context let through last, for reset_last_seen(): (weak, None) or (None, strong).
