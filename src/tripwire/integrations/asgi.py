@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import tripwire
-from tripwire.active import enter, leave, restore, scope_pair
+from tripwire.active import enter, leave, restore
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -132,13 +132,8 @@ class AsgiRequest(RequestState):
     )
 
     def __init__(self, how: _Handling, scope: AsgiScope, receive: Receive) -> None:
-        # Every slot set here, RequestState's too, in one call: this runs per request.
-        self._defer(scope_pair(), True)
-        self.mechanism_type = how.mechanism_type
-        self.describe = how.describe
+        RequestState.__init__(self, how.mechanism_type, how.describe)
         self.transaction_style = how.transaction_style
-        self.captured: BaseException | None = None
-        self.framework_request: object = None
         self.scope = scope
         self.path: str | None = scope.get("path")
         self.root_path: str = scope.get("root_path") or ""

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import tripwire
-from tripwire.active import enter, get_client, leave, restore, scope_pair
+from tripwire.active import enter, get_client, leave, restore
 from tripwire.integrations._request import (
     BodyRecorder,
     Describe,
@@ -150,12 +150,7 @@ class WsgiRequest(RequestState):
         use_x_forwarded_for: bool,
         describe: Describe | None,
     ) -> None:
-        # Every slot set here, RequestState's too, in one call: this runs per request.
-        self._defer(scope_pair(), True)
-        self.mechanism_type = mechanism_type
-        self.describe = describe
-        self.captured: BaseException | None = None
-        self.framework_request: object = None
+        RequestState.__init__(self, mechanism_type, describe)
         self.environ = environ
         self.use_x_forwarded_for = use_x_forwarded_for
         self.input: _RecordingInput | None = None
